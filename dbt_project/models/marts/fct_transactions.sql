@@ -1,0 +1,27 @@
+-- The unified transaction: one row per real source transaction, typed, signed (+ in, - out), with lineage.
+select
+    transaction_id,
+    source,
+    source_transaction_id,
+    account_id,
+    booked_date,
+    value_date,
+    amount,
+    currency,
+    amount_base,
+    direction,
+    transaction_type,
+    description_raw,
+    description,
+    counterparty_raw as counterparty,
+    reference,
+    balance_after,
+    row_hash as fingerprint,
+    cast(null as text) as duplicate_of,
+    case when conversion_error is null then 'valid' else 'invalid' end as validation_status,
+    conversion_error,
+    load_id,
+    source_file,
+    source_row,
+    ingested_at
+from {{ ref('int_transactions__deduplicated') }}

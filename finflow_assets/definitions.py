@@ -1,0 +1,22 @@
+"""The one entry point: every FinFlow asset, check, resource, schedule and sensor."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from .intelligence.assets import intelligence_assets
+from .reports.assets import report_assets
+from .resources import DataFolderResource, MlflowResource, WarehouseResource
+from .sources.assets import source_assets
+from .transform.assets import finflow_dbt_models
+from .transform.project import dbt_executable, dbt_project
+
+all_assets = [*source_assets, finflow_dbt_models, *intelligence_assets, *report_assets]
+
+resources = {
+    "warehouse": WarehouseResource(),
+    "data_folder": DataFolderResource(),
+    "mlflow_store": MlflowResource(),
+    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+}
+
+defs = dg.Definitions(assets=all_assets, resources=resources)

@@ -1,0 +1,59 @@
+"""Writing a report as CSV (safe for spreadsheets) and HTML (readable in a browser)."""
+
+from __future__ import annotations
+
+import csv
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Prefix text a spreadsheet would run as a formula with a quote (OWASP CSV injection advice).
+
+    Numbers stay numbers: only text is escaped, so a negative amount is still a negative amount.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([spreadsheet_safe(v) for v in row] for row in rows)
+    return path
+
+
+def write_html(path: Path, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], intro: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    path.write_text(
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}th{{background:#f3f3f3}}</style></head>
+<body><h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>
+<table><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table></body></html>
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], limit: int = 20) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"\n… {len(rows) - limit} more rows")
+    return "\n".join(lines)

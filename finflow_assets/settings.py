@@ -1,0 +1,86 @@
+"""Where FinFlow keeps its state, configured from the environment only.
+
+Everything generated (embedded database, Dagster home, MLflow store, landing, reports, simulator output)
+lives under one data folder, ``FINFLOW_HOME``. Its default is ``.finflow/`` in the repository when FinFlow
+runs from a clone, otherwise ``~/.finflow``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def _default_home() -> Path:
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / ".finflow"
+    return Path.home() / ".finflow"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders under the data folder; created on first use."""
+
+    home: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def mlflow(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def simulator(self) -> Path:
+        return self.home / "simulator"
+
+    @property
+    def history(self) -> Path:
+        """Labeled categorization history files (CSV) that the categorizer trains on."""
+        return self.home / "history"
+
+    def landing_for(self, source: str) -> Path:
+        return self.landing / source
+
+    def ensure(self) -> Paths:
+        for folder in (self.home, self.dagster_home, self.mlflow, self.landing, self.reports, self.history):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def paths() -> Paths:
+    """The data folder from ``FINFLOW_HOME`` (read at call time so tests can point it elsewhere)."""
+    home = os.environ.get("FINFLOW_HOME")
+    return Paths(Path(home).expanduser().resolve() if home else _default_home())
+
+
+def mlflow_tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else a SQLite-backed store with a model registry in the data folder."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    folder = paths().mlflow
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def mlflow_artifact_root() -> str:
+    return (paths().mlflow / "artifacts").as_uri()

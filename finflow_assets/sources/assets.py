@@ -1,0 +1,68 @@
+"""One factory turns each registry entry into a ``raw_<source>`` asset (group ``ingestion``)."""
+
+import time
+
+import dagster as dg
+
+from ..resources import DataFolderResource, WarehouseResource
+from .file_landing import land_pending
+from .registry import SOURCES, SourceSpec
+
+
+def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    check_name = "files_parsed"
+
+    @dg.asset(
+        name=spec.asset_name,
+        group_name="ingestion",
+        description=f"{spec.system}: {spec.description} Landed as-is into raw.{spec.raw_table} with lineage.",
+        kinds={"postgres", spec.format},
+        metadata={"source": spec.name, "format": spec.format, "arrives_by": "file drop"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                check_name,
+                asset=spec.asset_name,
+                description="Every dropped file parsed; unreadable files are quarantined with the row and problem.",
+            )
+        ],
+    )
+    def raw_file_drop(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
+    ) -> dg.Output[None]:
+        started = time.perf_counter()
+        folder = data_folder.landing_for(spec.name)
+        with warehouse.connect() as conn:
+            report = land_pending(conn, spec, folder)
+        for error in report.errors:
+            context.log.error(f"quarantined: {error}")
+        quarantined = report.count("quarantined")
+        context.log.info(
+            f"{spec.name}: {report.rows_landed} rows from {report.count('landed')} files; "
+            f"{report.count('already_landed')} already landed; {quarantined} quarantined"
+        )
+        yield dg.Output(
+            None,
+            metadata={
+                "rows_landed": dg.MetadataValue.int(report.rows_landed),
+                "files_landed": dg.MetadataValue.int(report.count("landed")),
+                "files_already_landed": dg.MetadataValue.int(report.count("already_landed")),
+                "files_quarantined": dg.MetadataValue.int(quarantined),
+                "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+                "landing_folder": dg.MetadataValue.path(str(folder)),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name=check_name,
+            passed=quarantined == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantined": dg.MetadataValue.md("\n".join(f"- {e}" for e in report.errors) or "none")},
+        )
+
+    return raw_file_drop
+
+
+def build_source_assets() -> list[dg.AssetsDefinition]:
+    return [_file_drop_asset(spec) for spec in SOURCES if spec.kind == "file_drop"]
+
+
+source_assets = build_source_assets()

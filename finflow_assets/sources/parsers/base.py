@@ -1,0 +1,101 @@
+"""The contract every source-format parser fulfils.
+
+A parser turns the bytes of one delivered file (or one API page) into canonical records. It decodes the
+*format* (encodings, sign conventions, date styles, statement structure) but does not categorize, dedupe or
+validate business rules: that is dbt's job. A file is landed atomically, so any row a parser cannot read
+raises :class:`ParseError` naming the file, the row and the problem, and the whole file is quarantined.
+
+Canonical record (a plain ``dict``; every value is a ``str`` or ``None`` unless noted):
+
+==================  ================================================================================
+``row``             ``int``: 1-based line (or element/object index) in the file where the record starts
+``account``         account identifier as the file gives it (IBAN, account number, merchant account)
+``booked_date``     ``YYYY-MM-DD``
+``value_date``      ``YYYY-MM-DD`` or None
+``amount``          signed decimal text, ``+`` money in / ``-`` money out, e.g. ``"-1234.56"``
+``currency``        ISO 4217 code or None when the file does not say
+``description``     free text as given (memo, :86:, remittance info), whitespace collapsed
+``counterparty``    payee / payer name or None
+``reference``       invoice no., payout id, end-to-end id, check number … or None
+``transaction_type`` the source's own type code (``charge``, ``payout``, ``NTRF``, BAI2 ``165``, ``DEBIT``…)
+``external_id``     the source's own unique id for the transaction (FITID, Stripe ``txn_…``) or None
+``balance_after``   running balance after this transaction if the file gives one, else None
+``statement_id``    id of the statement the record belongs to, or None
+``extra``           ``dict[str, str | None]``: other source-specific fields worth keeping (fee, net, payout id…)
+==================  ================================================================================
+
+Statement summary (``ParsedFile.statements``), for balance-continuity rules: ``statement_id``, ``account``,
+``currency``, ``opening_balance``, ``closing_balance``, ``opening_date``, ``closing_date`` (same text conventions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+Record = dict[str, Any]
+
+RECORD_FIELDS = (
+    "row",
+    "account",
+    "booked_date",
+    "value_date",
+    "amount",
+    "currency",
+    "description",
+    "counterparty",
+    "reference",
+    "transaction_type",
+    "external_id",
+    "balance_after",
+    "statement_id",
+    "extra",
+)
+
+
+class ParseError(ValueError):
+    """A file (or API page) that cannot be read, with where and why."""
+
+    def __init__(self, file: str, row: int | None, problem: str) -> None:
+        self.file = file
+        self.row = row
+        self.problem = problem
+        where = f"row {row}" if row is not None else "file"
+        super().__init__(f"{file}: {where}: {problem}")
+
+
+@dataclass
+class ParsedFile:
+    """What a parser returns: the transactions and, for statement formats, the statement balances."""
+
+    records: list[Record] = field(default_factory=list)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+
+
+# A parser: (file bytes, file name for messages, per-source options) -> ParsedFile
+Parser = Callable[[bytes, str, Mapping[str, Any]], ParsedFile]
+
+
+def make_record(row: int, **values: Any) -> Record:
+    """A canonical record with every field present (missing ones None, ``extra`` a dict)."""
+    unknown = set(values) - set(RECORD_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown record fields: {sorted(unknown)}")
+    record: Record = {name: None for name in RECORD_FIELDS}
+    record["extra"] = {}
+    record.update(values)
+    record["row"] = row
+    return record
+
+
+def decimal_text(value: Decimal | str | int | float, file: str, row: int | None) -> str:
+    """Normalize an amount to plain decimal text, raising ParseError for anything that is not a finite number."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ParseError(file, row, f"amount {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ParseError(file, row, f"amount {value!r} is not a finite number")
+    return format(number, "f")

