@@ -69,8 +69,21 @@ def pending_files(spec: SourceSpec, folder: Path) -> list[Path]:
 
 
 def land_file(conn: psycopg.Connection, spec: SourceSpec, path: Path, archive_dir: Path | None = None) -> FileOutcome:
-    """Land one file into ``raw.<source>``; never raises for bad content (it quarantines instead)."""
-    data = path.read_bytes()
+    """Land one dropped file into ``raw.<source>`` and archive it; never raises for bad content (quarantines)."""
+    outcome = land_bytes(conn, spec, path.name, path.read_bytes())
+    if outcome.status == "quarantined":
+        _quarantine_file(spec, path, outcome.error or "unreadable")
+    else:
+        _move(path, archive_dir or path.parent / ARCHIVE)
+    return FileOutcome(path, outcome.status, outcome.rows, outcome.error)
+
+
+def land_bytes(conn: psycopg.Connection, spec: SourceSpec, origin: str, data: bytes) -> FileOutcome:
+    """Parse and land one delivery (a file's or a downloaded report's bytes) once, atomically.
+
+    Returns ``already_landed`` for content landed before and ``quarantined`` (journaled, nothing landed) for
+    content the parser rejects; the caller decides what to do with the original.
+    """
     digest = content_hash(data)
     started = datetime.now(UTC)
     ensure_raw_schema(conn)
@@ -78,29 +91,34 @@ def land_file(conn: psycopg.Connection, spec: SourceSpec, path: Path, archive_di
     conn.commit()
 
     if already_landed(conn, spec.name, digest):
-        log.info("%s: %s was already landed (same content); archiving it", spec.name, path.name)
-        _move(path, archive_dir or path.parent / ARCHIVE)
-        return FileOutcome(path, "already_landed")
+        log.info("%s: %s was already landed (same content)", spec.name, origin)
+        return FileOutcome(Path(origin), "already_landed")
 
     try:
-        parsed = get_parser(spec.format)(data, path.name, spec.parser_options)
+        parsed = get_parser(spec.format)(data, origin, spec.parser_options)
         if not parsed.records and not parsed.statements:
-            raise ParseError(path.name, None, "file holds no transactions")
+            raise ParseError(origin, None, "file holds no transactions")
     except ParseError as exc:
-        return _quarantine(conn, spec, path, digest, started, str(exc))
+        log.error("%s: quarantined %s: %s", spec.name, origin, exc)
+        with conn.transaction():
+            conn.execute(
+                "insert into raw._loads (load_id, source, origin, content_hash, status, error, started_at)"
+                " values (%s, %s, %s, %s, 'quarantined', %s, %s)",
+                (str(uuid.uuid4()), spec.name, origin, digest, str(exc), started),
+            )
+        return FileOutcome(Path(origin), "quarantined", error=str(exc))
 
     load_id = str(uuid.uuid4())
     with conn.transaction():
         conn.execute(
             "insert into raw._loads (load_id, source, origin, content_hash, status, rows_landed, started_at)"
             " values (%s, %s, %s, %s, 'landed', %s, %s)",
-            (load_id, spec.name, path.name, digest, len(parsed.records), started),
+            (load_id, spec.name, origin, digest, len(parsed.records), started),
         )
-        copy_records(conn, spec.raw_table, load_id, path.name, parsed.records)
+        copy_records(conn, spec.raw_table, load_id, origin, parsed.records)
         record_statements(conn, load_id, spec.name, parsed.statements)
-    log.info("%s: landed %s rows from %s (load %s)", spec.name, len(parsed.records), path.name, load_id)
-    _move(path, archive_dir or path.parent / ARCHIVE)
-    return FileOutcome(path, "landed", rows=len(parsed.records))
+    log.info("%s: landed %s rows from %s (load %s)", spec.name, len(parsed.records), origin, load_id)
+    return FileOutcome(Path(origin), "landed", rows=len(parsed.records))
 
 
 def land_pending(conn: psycopg.Connection, spec: SourceSpec, folder: Path) -> LandingReport:
@@ -111,23 +129,13 @@ def land_pending(conn: psycopg.Connection, spec: SourceSpec, folder: Path) -> La
     return report
 
 
-def _quarantine(
-    conn: psycopg.Connection, spec: SourceSpec, path: Path, digest: str, started: datetime, error: str
-) -> FileOutcome:
-    log.error("%s: quarantined %s: %s", spec.name, path.name, error)
-    with conn.transaction():
-        conn.execute(
-            "insert into raw._loads (load_id, source, origin, content_hash, status, error, started_at)"
-            " values (%s, %s, %s, %s, 'quarantined', %s, %s)",
-            (str(uuid.uuid4()), spec.name, path.name, digest, error, started),
-        )
+def _quarantine_file(spec: SourceSpec, path: Path, error: str) -> None:
     target = _move(path, path.parent / QUARANTINE)
     target.with_name(target.name + ".error").write_text(
-        f"{error}\n\nsource: {spec.name}\nformat: {spec.format}\nsha256: {digest}\n"
+        f"{error}\n\nsource: {spec.name}\nformat: {spec.format}\n"
         f"quarantined at: {datetime.now(UTC).isoformat()}\n"
         "Fix the file and drop it into the landing folder again; it will be landed once.\n"
     )
-    return FileOutcome(path, "quarantined", error=error)
 
 
 def _move(path: Path, folder: Path) -> Path:
