@@ -96,16 +96,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def materialize_everything():  # noqa: ANN201 - dagster's ExecuteInProcessResult
-    """Materialize every asset (and its checks) in this process, recorded in the data folder's instance."""
+def materialize_everything(selection: str | None = None):  # noqa: ANN201 - dagster's ExecuteInProcessResult
+    """Materialize assets (all, or an asset selection string) in this process, recorded in the data folder's
+    Dagster instance so the runs show in the UI."""
     import dagster as dg
 
-    from .definitions import defs
+    from .definitions import all_assets, resources
 
     _use_dagster_home()
     with dg.DagsterInstance.get() as instance:
-        job = defs.resolve_implicit_global_asset_job_def()
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+        return dg.materialize(
+            all_assets, selection=selection, resources=resources, instance=instance, raise_on_error=False
+        )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Drop a file into a source's landing folder by hand and run its landing and everything downstream."""
+    from .sources.registry import get_source
+
+    spec = get_source(args.source)
+    if spec.kind != "file_drop":
+        print(f"{spec.name} is an API source: it is pulled, not dropped", file=sys.stderr)
+        return 2
+    source_path = Path(args.path)
+    if not source_path.is_file():
+        print(f"no such file: {source_path}", file=sys.stderr)
+        return 2
+    folder = paths().ensure().landing_for(spec.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source_path, folder / source_path.name)
+    result = materialize_everything(f"{spec.asset_name}*")
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == spec.asset_name:
+            meta = event.materialization.metadata
+            print(
+                f"{spec.name}: {meta['rows_landed'].value} rows landed, "
+                f"{meta['files_already_landed'].value} already landed, {meta['files_quarantined'].value} quarantined"
+            )
+    quarantine_note = folder / "quarantine" / (source_path.name + ".error")
+    if quarantine_note.exists():
+        print(quarantine_note.read_text().splitlines()[0], file=sys.stderr)
+        return 1
+    return 0 if result.success else 1
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -134,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default localhost only)")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+
+    ingest = sub.add_parser("ingest", help="land one file for a file-drop source and update everything downstream")
+    ingest.add_argument("path")
+    ingest.add_argument("--source", required=True, help="source name, e.g. bank_operating")
+    ingest.set_defaults(func=cmd_ingest)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))

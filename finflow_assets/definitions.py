@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
 from .reports.assets import report_assets
 from .resources import DataFolderResource, MlflowResource, WarehouseResource
@@ -19,4 +20,4 @@ resources = {
     "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
 }
 
-defs = dg.Definitions(assets=all_assets, resources=resources)
+defs = dg.Definitions(assets=all_assets, resources=resources, sensors=[*file_drop_sensors])

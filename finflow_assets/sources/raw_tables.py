@@ -41,6 +41,20 @@ create table if not exists raw._statements (
 """
 
 _RAW_COLUMNS = ("load_id", "origin", "source_row", "row_hash", "record")
+# What identifies a transaction's content; position, statement numbering and extras are left out so the same
+# transaction in an overlapping or re-numbered statement hashes the same.
+_IDENTITY_FIELDS = (
+    "account",
+    "booked_date",
+    "value_date",
+    "amount",
+    "currency",
+    "description",
+    "counterparty",
+    "reference",
+    "transaction_type",
+    "external_id",
+)
 
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
@@ -78,7 +92,7 @@ def row_hashes(records: Sequence[dict[str, Any]]) -> list[str]:
     seen: Counter[str] = Counter()
     hashes = []
     for record in records:
-        body = json.dumps({k: v for k, v in record.items() if k != "row"}, sort_keys=True, default=str)
+        body = json.dumps([record.get(name) for name in _IDENTITY_FIELDS], default=str)
         seen[body] += 1
         hashes.append(hashlib.sha256(f"{body}#{seen[body]}".encode()).hexdigest())
     return hashes

@@ -17,6 +17,21 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
+class ApiSpec:
+    """How an API source is pulled. URLs and keys come from the environment, never from code."""
+
+    path: str  # endpoint path under the base URL
+    pagination: Literal["cursor", "date_window", "report_download"]
+    base_url_env: str  # e.g. FINFLOW_STRIPE_API_URL
+    token_env: str  # e.g. FINFLOW_STRIPE_API_KEY (sent as a Bearer token)
+    page_size: int = 100
+    window: timedelta = timedelta(days=7)  # date_window: the span of one request
+    # re-read this much before the watermark on each pull, to catch late-arriving records; rows already landed
+    # (same external id) are skipped, so the overlap never lands anything twice
+    overlap: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One source system and how its data arrives."""
 
@@ -30,10 +45,13 @@ class SourceSpec:
     parser_options: Mapping[str, Any] = field(default_factory=dict)
     # how often a delivery is expected; a longer silence fails the source's freshness check
     expected_every: timedelta = timedelta(days=1)
+    api: ApiSpec | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"source name {self.name!r} must be a lower-case identifier")
+        if (self.kind == "api") != (self.api is not None):
+            raise ValueError(f"source {self.name!r}: API sources need an ApiSpec, file drops none")
         object.__setattr__(self, "parser_options", MappingProxyType(dict(self.parser_options)))
 
     @property
@@ -43,6 +61,11 @@ class SourceSpec:
     @property
     def raw_table(self) -> str:
         return self.name
+
+
+def _api(name: str, path: str, pagination: str, **kwargs: Any) -> ApiSpec:
+    upper = name.upper()
+    return ApiSpec(path, pagination, f"FINFLOW_{upper}_API_URL", f"FINFLOW_{upper}_API_KEY", **kwargs)  # type: ignore[arg-type]
 
 
 SOURCES: tuple[SourceSpec, ...] = (
@@ -63,6 +86,125 @@ SOURCES: tuple[SourceSpec, ...] = (
             },
             "date_format": "%m/%d/%Y",
             "currency": "USD",
+        },
+    ),
+    SourceSpec(
+        name="bank_payroll",
+        system="Payroll account",
+        kind="file_drop",
+        format="ofx",
+        description="OFX/QFX statement download of the payroll account.",
+        file_patterns=("*.ofx", "*.qfx", "*.OFX", "*.QFX"),
+    ),
+    SourceSpec(
+        name="bank_eu",
+        system="EUR account",
+        kind="file_drop",
+        format="mt940",
+        description="SWIFT MT940 end-of-day statements of the EUR account, delivered SFTP-style.",
+        file_patterns=("*.sta", "*.mt940", "*.txt", "*.940"),
+    ),
+    SourceSpec(
+        name="bank_treasury",
+        system="Treasury account",
+        kind="file_drop",
+        format="camt053",
+        description="ISO 20022 camt.053 XML statements of the treasury account.",
+        file_patterns=("*.xml", "*.XML"),
+    ),
+    SourceSpec(
+        name="bank_lockbox",
+        system="Receivables lockbox",
+        kind="file_drop",
+        format="bai2",
+        description="BAI2 cash-management files of the receivables lockbox.",
+        file_patterns=("*.bai", "*.bai2", "*.txt"),
+    ),
+    SourceSpec(
+        name="stripe",
+        system="Card payments (Stripe)",
+        kind="api",
+        format="stripe_json",
+        description="Stripe balance transactions (charges, refunds, fees, payouts), pulled in cursor pages.",
+        expected_every=timedelta(hours=1),
+        api=_api("stripe", "/v1/balance_transactions", "cursor"),
+    ),
+    SourceSpec(
+        name="paypal",
+        system="Wallet payments (PayPal)",
+        kind="api",
+        format="paypal_json",
+        description="PayPal Transaction Search, pulled in date windows.",
+        expected_every=timedelta(hours=1),
+        api=_api("paypal", "/v1/reporting/transactions", "date_window", window=timedelta(days=1)),
+    ),
+    SourceSpec(
+        name="adyen",
+        system="Card payments EU (Adyen)",
+        kind="api",
+        format="adyen_settlement_csv",
+        description="Adyen settlement details reports, downloaded over HTTP when a new batch is published.",
+        api=_api("adyen", "/reports", "report_download"),
+    ),
+    SourceSpec(
+        name="billing",
+        system="Invoicing and receipts (AR)",
+        kind="api",
+        format="billing_json",
+        description="Payments received against invoices, pulled incrementally by update time.",
+        expected_every=timedelta(hours=1),
+        api=_api("billing", "/v1/payments", "cursor"),
+    ),
+    SourceSpec(
+        name="expenses",
+        system="Corporate cards",
+        kind="api",
+        format="expenses_json",
+        description="Corporate card transactions, pulled in posting-date windows.",
+        expected_every=timedelta(hours=1),
+        api=_api("expenses", "/v1/transactions", "date_window", window=timedelta(days=1)),
+    ),
+    SourceSpec(
+        name="payroll",
+        system="Payroll runs",
+        kind="file_drop",
+        format="bank_csv",
+        description="Payroll run register, one line per employee payment (net pay leaves the payroll account).",
+        file_patterns=("*.csv",),
+        parser_options={
+            "columns": {
+                "date": "pay_date",
+                "external_id": "line_id",
+                "counterparty": "employee_name",
+                "description": "description",
+                "amount": "net_pay",
+                "currency": "currency",
+                "reference": "run_id",
+            },
+            "date_format": "%Y-%m-%d",
+            "negate": True,
+        },
+    ),
+    SourceSpec(
+        name="erp_gl",
+        system="General ledger",
+        kind="file_drop",
+        format="bank_csv",
+        description="General-ledger journal lines on cash accounts, with the account's category (labeled history).",
+        file_patterns=("*.csv",),
+        parser_options={
+            "columns": {
+                "date": "posting_date",
+                "external_id": "line_id",
+                "account": "account_code",
+                "description": "description",
+                "counterparty": "counterparty",
+                "amount": "amount",
+                "currency": "currency",
+                "reference": "document_ref",
+                "type": "account_name",
+            },
+            "date_format": "%Y-%m-%d",
         },
     ),
 )
