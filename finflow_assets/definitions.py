@@ -8,10 +8,10 @@ from .intelligence.assets import intelligence_assets
 from .reports.assets import report_assets
 from .resources import DataFolderResource, MlflowResource, WarehouseResource
 from .sources.assets import source_assets
-from .transform.assets import finflow_dbt_models
+from .transform.assets import dbt_assets_defs
 from .transform.project import dbt_executable, dbt_project
 
-all_assets = [*source_assets, finflow_dbt_models, *intelligence_assets, *report_assets]
+all_assets = [*source_assets, *dbt_assets_defs, *intelligence_assets, *report_assets]
 
 resources = {
     "warehouse": WarehouseResource(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -52,3 +53,35 @@ def db(finflow_home):
 
     with connect(autocommit=True) as conn:
         yield conn
+
+
+@contextlib.contextmanager
+def fresh_database(name: str):
+    """Point everything (FINFLOW_DATABASE_URL) at a new, empty database on the test server, for isolation."""
+    from finflow_assets.warehouse import connect, embedded
+
+    base = embedded.start()
+    with connect(base, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    saved = os.environ.get("FINFLOW_DATABASE_URL")
+    os.environ["FINFLOW_DATABASE_URL"] = base.replace("/finflow?", f"/{name}?")
+    try:
+        yield os.environ["FINFLOW_DATABASE_URL"]
+    finally:
+        if saved is None:
+            os.environ.pop("FINFLOW_DATABASE_URL", None)
+        else:
+            os.environ["FINFLOW_DATABASE_URL"] = saved
+
+
+def run_dbt(*args: str) -> None:
+    """A real dbt invocation against the current warehouse (raises on failure, with dbt's output)."""
+    from dagster_dbt import DbtCliResource
+
+    from finflow_assets.resources import WarehouseResource
+    from finflow_assets.transform.assets import _prepare_warehouse
+    from finflow_assets.transform.project import dbt_executable, dbt_project
+
+    _prepare_warehouse(WarehouseResource())
+    DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(list(args)).wait()

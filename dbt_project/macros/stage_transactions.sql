@@ -11,6 +11,7 @@ with source as (
 typed as (
     select
         '{{ source_name }}'::text as source,
+        md5(load_id::text || ':' || source_row::text) as raw_row_id,
         md5('{{ source_name }}' || ':' || row_hash) as transaction_id,
         row_hash,
         record ->> 'external_id' as source_transaction_id,
@@ -39,6 +40,7 @@ typed as (
 
 select
     source,
+    raw_row_id,
     transaction_id,
     row_hash,
     source_transaction_id,

@@ -69,9 +69,14 @@ def categorizer_model(
 
 @dg.asset(
     group_name="ml",
-    deps=[dg.AssetKey("fct_transactions"), categorizer_model],
+    deps=[
+        dg.AssetKey("int_transactions__validated"),
+        dg.AssetKey("int_transactions__rule_categorized"),
+        categorizer_model,
+    ],
     kinds={"postgres", "scikitlearn"},
-    description="Category, confidence and method for every transaction not yet scored, from the champion model.",
+    description="Category and confidence from the champion model for every valid transaction that no analyst "
+    "rule categorized, scored once (incremental).",
 )
 def transaction_categories(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource

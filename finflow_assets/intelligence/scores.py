@@ -22,13 +22,15 @@ create table if not exists ml.transaction_categories (
 
 
 def unscored_transactions(conn: psycopg.Connection) -> pd.DataFrame:
-    """Transactions in fct_transactions without a category yet (scoring is incremental)."""
+    """Valid transactions that no analyst rule categorized and the model has not scored yet (incremental)."""
     rows = conn.execute(
         """
         select t.transaction_id, t.description_raw as description, t.amount::float8 as amount
-        from marts.fct_transactions t
+        from validation.int_transactions__validated t
+        left join intermediate.int_transactions__rule_categorized r using (transaction_id)
         left join ml.transaction_categories c using (transaction_id)
-        where c.transaction_id is null
+        where t.validation_status <> 'quarantined' and t.duplicate_of is null
+          and r.transaction_id is null and c.transaction_id is null
         """
     ).fetchall()
     return pd.DataFrame(rows, columns=["transaction_id", "description", "amount"])

@@ -5,7 +5,6 @@ from datetime import date
 import dagster as dg
 from psycopg import sql
 
-from ..intelligence.assets import transaction_categories
 from ..resources import DataFolderResource, WarehouseResource
 from .files import markdown_table, write_csv, write_html
 
@@ -15,13 +14,12 @@ drop table if exists reports.category_summary;
 create table reports.category_summary as
 select
     t.booked_date,
-    coalesce(c.category, 'uncategorized') as category,
+    t.category,
     count(*) as transactions,
     sum(t.amount_base) filter (where t.amount_base > 0) as money_in,
     -sum(t.amount_base) filter (where t.amount_base < 0) as money_out,
-    round(avg(c.confidence)::numeric, 4) as mean_confidence
+    round(avg(t.category_confidence)::numeric, 4) as mean_confidence
 from marts.fct_transactions t
-left join ml.transaction_categories c using (transaction_id)
 group by 1, 2;
 """
 
@@ -30,7 +28,7 @@ COLUMNS = ("booked_date", "category", "transactions", "money_in", "money_out", "
 
 @dg.asset(
     group_name="reports",
-    deps=[transaction_categories],
+    deps=[dg.AssetKey("fct_transactions")],
     kinds={"postgres", "csv", "html"},
     description="Money in and out per day and category (table reports.category_summary, CSV and HTML files).",
 )

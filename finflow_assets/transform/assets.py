@@ -6,7 +6,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from ..intelligence.scores import SCORES_DDL
 from ..resources import WarehouseResource
+from ..sources.raw_tables import ensure_raw_schema, ensure_raw_table
+from ..sources.registry import SOURCES
 from .project import dbt_project, ensure_manifest
 
 
@@ -29,8 +32,31 @@ class FinflowDbtTranslator(DagsterDbtTranslator):
 translator = FinflowDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator)
-def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Normalize, dedupe and validate every source into the marts with one ``dbt build`` over the selection."""
+def _prepare_warehouse(warehouse: WarehouseResource) -> None:
+    """dbt reads tables that Python assets write: make sure they exist before the first delivery or scoring."""
     warehouse.export_dbt_env()
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    with warehouse.connect() as conn:
+        ensure_raw_schema(conn)
+        for spec in SOURCES:
+            ensure_raw_table(conn, spec.raw_table)
+        conn.execute(SCORES_DDL)
+
+
+ENRICHED = "tag:enriched"
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, exclude=ENRICHED)
+def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Normalize, dedupe, validate and reconcile every source with one ``dbt build`` over the selection."""
+    _prepare_warehouse(warehouse)
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, select=ENRICHED)
+def finflow_dbt_enriched_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Marts that combine the SQL layer with the ML assets' outputs (categories, anomaly scores)."""
+    _prepare_warehouse(warehouse)
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+dbt_assets_defs = [finflow_dbt_models, finflow_dbt_enriched_marts]
