@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
 from .reports.assets import report_assets
@@ -20,4 +21,4 @@ resources = {
     "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
 }
 
-defs = dg.Definitions(assets=all_assets, resources=resources, sensors=[*file_drop_sensors])
+defs = dg.Definitions(assets=all_assets, resources=resources, sensors=[*file_drop_sensors], schedules=schedules)

@@ -19,6 +19,8 @@ PARSERS: dict[str, str] = {
     "stripe_json": "stripe:parse_stripe_balance_transactions",
     "paypal_json": "paypal:parse_paypal_transactions",
     "adyen_settlement_csv": "adyen:parse_adyen_settlement_csv",
+    "billing_json": "billing:parse_billing_payments",
+    "expenses_json": "expenses:parse_expenses_transactions",
 }
 
 

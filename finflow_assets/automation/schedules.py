@@ -1,0 +1,18 @@
+"""Schedules: API sources are pulled every 15 minutes (file drops have sensors instead)."""
+
+import dagster as dg
+
+from ..sources.registry import SOURCES
+
+API_ASSETS = [spec.asset_name for spec in SOURCES if spec.kind == "api"]
+
+api_pull_every_15_minutes = dg.ScheduleDefinition(
+    name="api_sources_every_15_minutes",
+    description="Pull every API source incrementally and update everything downstream.",
+    cron_schedule="*/15 * * * *",
+    target=dg.AssetSelection.assets(*API_ASSETS).downstream(),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    execution_timezone="UTC",
+)
+
+schedules = [api_pull_every_15_minutes]
