@@ -9,11 +9,14 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from .settings import REPO_ROOT, paths
 
 log = logging.getLogger("finflow")
+
+DEFAULT_SIMULATION_START = date(2026, 10, 1)
 
 
 def _use_dagster_home() -> Path:
@@ -72,20 +75,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
         per_day=args.per_day,
         seed=args.seed,
         history_dir=home.history,
+        api_dir=home.simulator / "api",
     )
     print(f"simulated {sim.transactions:,} transactions over {len(sim.days)} business days ({len(sim.files)} files)")
 
-    result = materialize_everything()
+    from finflow_simulator.api_server import serve
+
+    # the API sources are served over real local HTTP while the pipeline pulls them
+    with serve(home.simulator / "api") as server:
+        os.environ.update(server.env())
+        print(f"simulated source APIs on {server.url}")
+        result = materialize_everything()
     if not result.success:
         print("the pipeline failed; see the run in the Dagster UI (finflow ui)", file=sys.stderr)
         return 1
     with connect(url) as conn:
         facts = conn.execute("select count(*), count(distinct source) from marts.fct_transactions").fetchone()
-        scored = conn.execute("select count(*) from ml.transaction_categories").fetchone()[0]
+        per_source = conn.execute(
+            "select source, count(*), count(*) filter (where category_method = 'rule'),"
+            " count(*) filter (where category_method = 'ml') from marts.fct_transactions group by 1 order by 1"
+        ).fetchall()
+        held = conn.execute("select count(*) from marts.fct_quarantined_transactions").fetchone()[0]
         quarantined = conn.execute("select count(*) from raw._loads where status = 'quarantined'").fetchone()[0]
     elapsed = time.perf_counter() - started
+    print(f"\n{'source':<16}{'transactions':>14}{'by rule':>10}{'by model':>10}")
+    for source, count, by_rule, by_model in per_source:
+        print(f"{source:<16}{count:>14,}{by_rule:>10,}{by_model:>10,}")
     print(
-        f"\nfct_transactions: {facts[0]:,} rows from {facts[1]} source(s); categorized: {scored:,}; "
+        f"\nfct_transactions: {facts[0]:,} rows from {facts[1]} sources; held by blocking rules: {held:,}; "
         f"quarantined files: {quarantined}\n"
         f"finished in {elapsed:.1f} s ({sim.transactions / elapsed:,.0f} transactions/s)\n\n"
         f"reports:      {home.reports}\n"
@@ -161,6 +178,36 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=REPO_ROOT if workspace.exists() else None)
 
 
+def cmd_simulator(args: argparse.Namespace) -> int:
+    """Serve the simulated source APIs (for ``finflow ui`` and the schedules), or simulate more days."""
+    from finflow_simulator import generate
+    from finflow_simulator.api_server import serve
+
+    home = paths().ensure()
+    api_dir = home.simulator / "api"
+    if args.action == "generate":
+        sim = generate(
+            home.landing,
+            home.simulator / "truth",
+            days=args.days,
+            per_day=args.per_day,
+            seed=args.seed,
+            start=date.fromisoformat(args.start) if args.start else DEFAULT_SIMULATION_START,
+            api_dir=api_dir,
+        )
+        print(f"simulated {sim.transactions:,} transactions over {len(sim.days)} business days")
+        return 0
+    with serve(api_dir, port=args.port) as server:
+        print(f"simulated source APIs on {server.url} (Ctrl-C stops them); for FinFlow, export:")
+        for key, value in server.env().items():
+            print(f"export {key}='{value}'")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finflow", description="FinFlow: automated finance transaction pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -181,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path")
     ingest.add_argument("--source", required=True, help="source name, e.g. bank_operating")
     ingest.set_defaults(func=cmd_ingest)
+
+    sim = sub.add_parser("simulator", help="serve the simulated source APIs or simulate more business days")
+    sim.add_argument("action", choices=("serve", "generate"))
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--days", type=int, default=1)
+    sim.add_argument("--per-day", type=int, default=10_000)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--start", help="first business day (YYYY-MM-DD)")
+    sim.set_defaults(func=cmd_simulator)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))
