@@ -131,3 +131,22 @@ def test_rerun_is_idempotent(pipeline_run, db):
     # nothing landed twice: the raw layer holds each operating-account row once (plus redelivered statements)
     landed = db.execute("select count(distinct row_hash) from raw.bank_operating").fetchone()[0]
     assert landed == len(_bank_truth(pipeline_run[0]))
+
+
+def test_finflow_ingest_lands_a_file_by_hand_and_updates_downstream(pipeline_run, finflow_home, db, tmp_path):
+    from finflow_assets.cli import main
+
+    dropped = tmp_path / "manual_export.csv"
+    dropped.write_text(
+        'Date,Description,Debit,Credit,Balance\r\n10/20/2026,ZOOM.US 888-799-9666,15.99,,"1,000.00"\r\n'
+    )
+    assert main(["ingest", str(dropped), "--source", "bank_operating"]) == 0
+    row = db.execute(
+        "select amount, category_method from marts.fct_transactions where source_file = 'manual_export.csv'"
+    ).fetchone()
+    assert row is not None and row[0] == Decimal("-15.99")
+
+    broken = tmp_path / "manual_broken.csv"
+    broken.write_text("Date,Description,Debit,Credit,Balance\r\n10/21/2026,ZOOM,abc,,1.00\r\n")
+    assert main(["ingest", str(broken), "--source", "bank_operating"]) == 1
+    assert (finflow_home.landing_for("bank_operating") / "quarantine" / "manual_broken.csv.error").exists()

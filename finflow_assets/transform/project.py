@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from ..settings import DBT_PROJECT_DIR
+from ..warehouse import dbt_env, embedded
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ def _newest_source_mtime(project_dir: Path) -> float:
 
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """Run ``dbt parse`` if the manifest is missing or older than the project files (no database needed)."""
+    # parse with the same connection settings the runs will export, so dbt's partial parsing stays valid
+    # (a changed profile forces a full re-parse on every run)
+    os.environ.update(dbt_env(os.environ.get("FINFLOW_DATABASE_URL") or embedded.expected_url()))
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(Path(project.project_dir)):
         log.info("parsing the dbt project to refresh %s", manifest)

@@ -65,6 +65,19 @@ def running_pid(pgdata: Path | None = None) -> int | None:
     return pid if psutil.pid_exists(pid) else None
 
 
+def expected_url(pgdata: Path | None = None) -> str:
+    """The URL the embedded server has (or will have) without starting it: its socket directory is in
+    postmaster.pid while it runs, and the data folder itself otherwise (pgserver's first choice)."""
+    pgdata = pgdata or paths().pgdata
+    socket_dir = str(pgdata)
+    pid_file = pgdata / "postmaster.pid"
+    if running_pid(pgdata) is not None:
+        lines = pid_file.read_text().splitlines()
+        if len(lines) > 4 and lines[4].strip():
+            socket_dir = lines[4].strip()
+    return f"postgresql://postgres:@/{DATABASE}?host={socket_dir}"
+
+
 def stop(pgdata: Path | None = None) -> bool:
     """Stop the embedded server; returns False when it was not running."""
     pgdata = pgdata or paths().pgdata
