@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from .automation.freshness import freshness_checks, freshness_every_15_minutes, freshness_job
 from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
@@ -21,4 +22,11 @@ resources = {
     "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
 }
 
-defs = dg.Definitions(assets=all_assets, resources=resources, sensors=[*file_drop_sensors], schedules=schedules)
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=freshness_checks,
+    jobs=[freshness_job],
+    resources=resources,
+    sensors=[*file_drop_sensors],
+    schedules=[*schedules, freshness_every_15_minutes],
+)

@@ -10,12 +10,18 @@ from decimal import Decimal
 import pytest
 
 from finflow_simulator import generate
+from tests.conftest import fresh_database
 
 DAYS, PER_DAY = 2, 300
 
 
 @pytest.fixture(scope="module")
 def pipeline_run(finflow_home):
+    with fresh_database("test_end_to_end"):  # this module's own database: other tests land rows too
+        yield _run_pipeline(finflow_home)
+
+
+def _run_pipeline(finflow_home):
     from finflow_assets.cli import materialize_everything
 
     sim = generate(
@@ -150,3 +156,26 @@ def test_finflow_ingest_lands_a_file_by_hand_and_updates_downstream(pipeline_run
     broken.write_text("Date,Description,Debit,Credit,Balance\r\n10/21/2026,ZOOM,abc,,1.00\r\n")
     assert main(["ingest", str(broken), "--source", "bank_operating"]) == 1
     assert (finflow_home.landing_for("bank_operating") / "quarantine" / "manual_broken.csv.error").exists()
+
+
+def test_freshness_checks_follow_the_load_journal(pipeline_run, db):
+    import dagster as dg
+
+    from finflow_assets.definitions import defs
+
+    def evaluate() -> dict[str, bool]:
+        job = defs.resolve_job_def("source_freshness_checks")
+        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+        return {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
+
+    delivered = {
+        r[0] for r in db.execute("select distinct source from raw._loads where status = 'landed' and rows_landed > 0")
+    }
+    outcome = evaluate()
+    assert len(outcome) == 12
+    assert outcome == {f"raw_{name}": name in delivered for name in (k.removeprefix("raw_") for k in outcome)}
+    assert outcome["raw_bank_operating"] and outcome["raw_stripe"]
+
+    # the operating account's last delivery was three days ago: a missed delivery
+    db.execute("update raw._loads set finished_at = finished_at - interval '3 days' where source = 'bank_operating'")
+    assert evaluate()["raw_bank_operating"] is False
