@@ -30,7 +30,8 @@ def _pgserver():  # noqa: ANN202 - the wheel's module, imported lazily
 @cache
 def _server(pgdata: Path):  # noqa: ANN202
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    log.info("starting embedded PostgreSQL in %s", pgdata)
+    if running_pid(pgdata) is None:
+        log.info("starting embedded PostgreSQL in %s", pgdata)
     server = _pgserver().get_server(pgdata, cleanup_mode=None)
     _ensure_database(server.get_uri())
     return server
