@@ -3,10 +3,12 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from .automation.alerts import alert_sensors
 from .automation.freshness import freshness_checks, freshness_every_15_minutes, freshness_job
 from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
+from .notify.resource import NotifierResource
 from .reports.assets import report_assets
 from .resources import DataFolderResource, MlflowResource, WarehouseResource
 from .sources.assets import source_assets
@@ -19,6 +21,7 @@ resources = {
     "warehouse": WarehouseResource(),
     "data_folder": DataFolderResource(),
     "mlflow_store": MlflowResource(),
+    "notifier": NotifierResource(),
     "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
 }
 
@@ -27,6 +30,6 @@ defs = dg.Definitions(
     asset_checks=freshness_checks,
     jobs=[freshness_job],
     resources=resources,
-    sensors=[*file_drop_sensors],
+    sensors=[*file_drop_sensors, *alert_sensors],
     schedules=[*schedules, freshness_every_15_minutes],
 )
