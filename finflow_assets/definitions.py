@@ -4,18 +4,20 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from .automation.alerts import alert_sensors
+from .automation.conditions import automate, automation_sensor
 from .automation.freshness import freshness_checks, freshness_every_15_minutes, freshness_job
 from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
 from .notify.resource import NotifierResource
 from .reports.assets import report_assets
+from .reports.daily_report import daily_report_email
 from .resources import DataFolderResource, MlflowResource, WarehouseResource
 from .sources.assets import source_assets
 from .transform.assets import dbt_assets_defs
 from .transform.project import dbt_executable, dbt_project
 
-all_assets = [*source_assets, *dbt_assets_defs, *intelligence_assets, *report_assets]
+all_assets = automate([*source_assets, *dbt_assets_defs, *intelligence_assets, *report_assets, daily_report_email])
 
 resources = {
     "warehouse": WarehouseResource(),
@@ -30,6 +32,6 @@ defs = dg.Definitions(
     asset_checks=freshness_checks,
     jobs=[freshness_job],
     resources=resources,
-    sensors=[*file_drop_sensors, *alert_sensors],
+    sensors=[*file_drop_sensors, *alert_sensors, automation_sensor],
     schedules=[*schedules, freshness_every_15_minutes],
 )

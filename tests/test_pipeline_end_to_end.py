@@ -5,6 +5,7 @@ Uses the embedded PostgreSQL, a real dbt run and a real MLflow registry; compare
 
 import csv
 import os
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -117,11 +118,45 @@ def test_categories_come_from_the_registered_champion(pipeline_run, db):
 
 
 def test_report_files_written(pipeline_run, finflow_home, db):
-    csv_files = list(finflow_home.reports.glob("*/category_summary.csv"))
-    html_files = list(finflow_home.reports.glob("*/category_summary.html"))
-    assert csv_files and html_files
+    from finflow_assets.reports.catalog import REPORTS
+
+    for spec in REPORTS:
+        (csv_file,) = finflow_home.reports.glob(f"*/{spec.name}.csv")
+        page = csv_file.with_suffix(".html").read_text()
+        assert page.startswith("<!doctype html>") and spec.title in page
+        assert page.count("<svg") == len(spec.charts)  # the charts are inline, no script or network
+        assert "<script" not in page
     total = db.execute("select sum(transactions) from reports.category_summary").fetchone()[0]
     assert total == db.execute("select count(*) from marts.fct_transactions").fetchone()[0] > 0
+    # the data-quality report counts exactly the violations the marts hold (the broken file's row is one)
+    by_rule = dict(db.execute("select rule_id, violations from reports.data_quality_summary").fetchall())
+    expected = dict(db.execute("select rule_id, count(*) from marts.fct_rule_violations group by 1").fetchall())
+    assert by_rule == expected
+
+
+def test_report_metadata_shows_headline_and_preview(pipeline_run, db):
+    _, result = pipeline_run
+    events = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
+    metadata = events["data_quality_summary"].materialization.metadata
+    quarantined = db.execute("select count(*) from marts.fct_quarantined_transactions").fetchone()[0]
+    assert metadata["quarantined_transactions"].value == quarantined
+    assert "| rule_id |" in metadata["preview"].value
+    assert events["category_summary"].materialization.metadata["transactions"].value > 0
+
+
+def test_daily_report_goes_to_the_outbox_with_the_reports_attached(pipeline_run, finflow_home):
+    import email
+    from email import policy
+
+    messages = [
+        email.message_from_bytes(m.read_bytes(), policy=policy.default)
+        for m in sorted((finflow_home.home / "outbox").glob("*.eml"))
+    ]
+    daily = [m for m in messages if str(m["Subject"]).endswith(f"Daily report {datetime.now(UTC).date().isoformat()}")]
+    assert daily, [str(m["Subject"]) for m in messages]
+    names = {part.get_filename() for part in daily[-1].walk() if part.get_filename()}
+    assert {"category_summary.csv", "category_summary.html", "data_quality_summary.csv"} <= names
+    assert "Data quality summary: rules broken" in daily[-1].get_body(("plain",)).get_content()
 
 
 def test_rerun_is_idempotent(pipeline_run, db):

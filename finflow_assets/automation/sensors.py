@@ -1,4 +1,7 @@
-"""File-drop sensors: a new file in ``landing/<source>/`` launches a run that lands it and updates what follows."""
+"""File-drop sensors: a new file in ``landing/<source>/`` launches a run that lands it.
+
+What follows (dbt, scoring, reports) is brought up to date by declarative automation (``conditions.py``).
+"""
 
 import hashlib
 
@@ -10,7 +13,7 @@ from ..sources.registry import SOURCES, SourceSpec
 
 
 def _file_drop_sensor(spec: SourceSpec) -> dg.SensorDefinition:
-    target = dg.AssetSelection.assets(spec.asset_name).downstream()
+    target = dg.AssetSelection.assets(spec.asset_name)
 
     @dg.sensor(
         name=f"{spec.name}_file_drop",

@@ -1,59 +1,112 @@
-"""Report assets: a Postgres table plus CSV and HTML files under ``reports/<date>/``."""
+"""Report assets, one factory over ``catalog.REPORTS``: a Postgres table plus CSV and HTML under ``reports/<date>/``."""
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import dagster as dg
+import psycopg
 from psycopg import sql
 
 from ..resources import DataFolderResource, WarehouseResource
+from .catalog import REPORTS, ReportSpec
+from .charts import bar_chart, pivot
 from .files import markdown_table, write_csv, write_html
 
-_CATEGORY_SUMMARY_SQL = """
-create schema if not exists reports;
-drop table if exists reports.category_summary;
-create table reports.category_summary as
-select
-    t.booked_date,
-    t.category,
-    count(*) as transactions,
-    sum(t.amount_base) filter (where t.amount_base > 0) as money_in,
-    -sum(t.amount_base) filter (where t.amount_base < 0) as money_out,
-    round(avg(t.category_confidence)::numeric, 4) as mean_confidence
-from marts.fct_transactions t
-group by 1, 2;
-"""
 
-COLUMNS = ("booked_date", "category", "transactions", "money_in", "money_out", "mean_confidence")
+def rebuild_table(conn: psycopg.Connection, spec: ReportSpec) -> None:
+    """Replace ``reports.<name>`` in one transaction: readers see the old table or the new one, never neither."""
+    table, staged = sql.Identifier(spec.name), sql.Identifier(f"{spec.name}__new")
+    conn.execute("create schema if not exists reports")
+    conn.execute(sql.SQL("drop table if exists reports.{}").format(staged))
+    conn.execute(sql.SQL("create table reports.{} as {}").format(staged, sql.SQL(spec.select_sql)))
+    conn.execute(sql.SQL("drop table if exists reports.{}").format(table))
+    conn.execute(sql.SQL("alter table reports.{} rename to {}").format(staged, table))
 
 
-@dg.asset(
-    group_name="reports",
-    deps=[dg.AssetKey("fct_transactions")],
-    kinds={"postgres", "csv", "html"},
-    description="Money in and out per day and category (table reports.category_summary, CSV and HTML files).",
-)
-def category_summary(warehouse: WarehouseResource, data_folder: DataFolderResource) -> dg.MaterializeResult:
-    with warehouse.connect() as conn:
-        conn.execute(_CATEGORY_SUMMARY_SQL)
-        query = sql.SQL("select {} from reports.category_summary order by 1, 4 desc nulls last").format(
-            sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-        )
-        rows = conn.execute(query).fetchall()
-        conn.commit()
-    folder = data_folder.paths().reports / date.today().isoformat()
-    csv_path = write_csv(folder / "category_summary.csv", COLUMNS, rows)
+def headline(conn: psycopg.Connection, spec: ReportSpec) -> dict[str, Any]:
+    """The report's headline figures (label → value), read from its table."""
+    cursor = conn.execute(sql.SQL(spec.headline_sql))
+    row = cursor.fetchone() or ()
+    return {column.name: _plain(value) for column, value in zip(cursor.description or (), row, strict=False)}
+
+
+def _plain(value: Any) -> Any:
+    """Metadata and JSON want ints and floats, not Decimals."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    return value
+
+
+def _metadata_value(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return dg.MetadataValue.text(str(value))
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    return dg.MetadataValue.text(str(value))
+
+
+def build_report(conn: psycopg.Connection, spec: ReportSpec, folder) -> dict[str, Any]:
+    """Rebuild the table and write its files; returns the Dagster metadata (headline figures, files, preview)."""
+    rebuild_table(conn, spec)
+    cursor = conn.execute(
+        sql.SQL("select * from reports.{} order by {}").format(sql.Identifier(spec.name), sql.SQL(spec.order_by))
+    )
+    columns = [c.name for c in cursor.description or ()]
+    rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
+    figures = headline(conn, spec)
+    charts = []
+    for chart in spec.charts:
+        labels, series = pivot(conn.execute(sql.SQL(chart.sql)).fetchall(), 0, 1, 2)
+        charts.append(bar_chart(chart.title, labels, series, stacked=chart.stacked))
+    csv_path = write_csv(folder / f"{spec.name}.csv", columns, rows)
     html_path = write_html(
-        folder / "category_summary.html", "Category summary", COLUMNS, rows, "Money in and out by day and category."
+        folder / f"{spec.name}.html", spec.title, columns, rows, spec.description, headline=figures, charts=charts
     )
-    return dg.MaterializeResult(
-        metadata={
-            "rows": len(rows),
-            "transactions": sum(r[2] for r in rows),
-            "csv": dg.MetadataValue.path(str(csv_path)),
-            "html": dg.MetadataValue.path(str(html_path)),
-            "preview": dg.MetadataValue.md(markdown_table(COLUMNS, rows)),
-        }
-    )
+    return {
+        **{key: _metadata_value(value) for key, value in figures.items()},
+        "rows": dg.MetadataValue.int(len(rows)),
+        "csv": dg.MetadataValue.path(str(csv_path)),
+        "html": dg.MetadataValue.path(str(html_path)),
+        "preview": dg.MetadataValue.md(markdown_table(columns, rows)),
+    }
 
 
-report_assets = [category_summary]
+def report_folder(data_folder: DataFolderResource):
+    return data_folder.paths().reports / datetime.now(UTC).date().isoformat()
+
+
+def report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name,
+        group_name="reports",
+        deps=[dg.AssetKey(dep) for dep in spec.deps],
+        kinds={"postgres", "csv", "html"},
+        description=f"{spec.description} (table reports.{spec.name}, CSV and HTML under reports/<date>/).",
+    )
+    def _report(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
+    ) -> dg.MaterializeResult:
+        with warehouse.connect() as conn:
+            metadata = build_report(conn, spec, report_folder(data_folder))
+            conn.commit()
+        context.log.info(f"{spec.name}: {metadata['rows'].value} rows → {metadata['html'].value}")
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _report
+
+
+def report_headlines(conn: psycopg.Connection, specs: tuple[ReportSpec, ...] = REPORTS) -> Mapping[str, dict]:
+    """Every report's headline figures, for the daily e-mail (reports whose table is missing are left out)."""
+    out = {}
+    for spec in specs:
+        exists = conn.execute("select to_regclass(%s) is not null", (f"reports.{spec.name}",)).fetchone()[0]
+        if exists:
+            out[spec.name] = headline(conn, spec)
+    return out
+
+
+report_assets = [report_asset(spec) for spec in REPORTS]
