@@ -12,7 +12,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from .settings import REPO_ROOT, paths
+from .settings import REPO_ROOT, ensure_dagster_home, paths
 
 log = logging.getLogger("finflow")
 
@@ -21,12 +21,7 @@ DEFAULT_SIMULATION_START = date(2026, 10, 1)
 
 def _use_dagster_home() -> Path:
     """Point Dagster at the data folder's instance, so runs from the CLI show in the UI."""
-    home = paths().ensure().dagster_home
-    os.environ["DAGSTER_HOME"] = str(home)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
-    return home
+    return ensure_dagster_home()
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -84,3 +84,35 @@ def mlflow_tracking_uri() -> str:
 
 def mlflow_artifact_root() -> str:
     return (paths().mlflow / "artifacts").as_uri()
+
+
+# Dagster's instance settings for the data folder (written once; edit the file to change them, see
+# docs/operating.md): runs are queued, at most a few at once, and one dbt invocation at a time (the "dbt" pool),
+# since two dbt builds must not swap the same tables or share a target folder concurrently.
+DAGSTER_YAML = """\
+# written by FinFlow on first use; see docs/operating.md
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    default_limit: 1
+"""
+
+
+def write_dagster_yaml(folder: Path) -> Path:
+    """``folder/dagster.yaml`` with FinFlow's instance settings, unless one is there already (a user's edits win)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    return config
+
+
+def ensure_dagster_home() -> Path:
+    """The data folder's Dagster instance (``<data folder>/dagster``) with its settings; sets ``DAGSTER_HOME``."""
+    folder = paths().ensure().dagster_home
+    write_dagster_yaml(folder)
+    os.environ["DAGSTER_HOME"] = str(folder)
+    return folder

@@ -1,32 +1,51 @@
-"""Declarative automation: what keeps the assets after the sources up to date, with no one starting a run.
+"""Declarative automation: what keeps everything after the sources up to date, with no one starting a run.
 
-Sources are pulled by schedules (API, every 15 minutes) and file-drop sensors; everything downstream (dbt models,
-scoring, reports) carries ``DOWNSTREAM_OF_NEW_DATA`` and is brought up to date by ``finflow_automation``, the one
-automation-condition sensor, within a tick of a new landing. Training runs on its own cadence (nightly schedule),
-and the daily e-mail on a cron condition.
+- Sources: API sources are pulled by a schedule (every tick, 15 minutes by default), file drops by their sensors.
+  A file-drop source that has never run lands once at start (nothing, or what is waiting) so its raw table and
+  materialization exist.
+- dbt models, scoring and reports carry ``DOWNSTREAM_OF_NEW_DATA``: brought up to date within a tick of a new
+  landing by ``finflow_automation``, the one automation-condition sensor (on by default). dbt models also rebuild
+  when their SQL or seed CSV changes (an analyst edited a rule).
+- Training: once when no model exists, then nightly; the daily e-mail: a cron condition after the reports updated.
 """
 
 import os
 
 import dagster as dg
 
+# How often FinFlow ticks (API pulls and freshness checks), when the daily report goes out and when models retrain;
+# read when the definitions load (restart `dagster dev` after changing them).
+TICK_CRON = os.environ.get("FINFLOW_TICK_CRON", "*/15 * * * *")
+DAILY_REPORT_CRON = os.environ.get("FINFLOW_DAILY_REPORT_CRON", "0 7 * * *")
+RETRAIN_CRON = os.environ.get("FINFLOW_RETRAIN_CRON", "0 2 * * *")
+
+_idle = ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.any_deps_in_progress()
+
+# Never built (a new install, or a new model): build it. Dagster's own conditions only react to changes after they
+# were switched on, so an asset missing from the start would otherwise wait forever.
+NOT_BUILT_YET = (dg.AutomationCondition.missing() & _idle).with_label("not built yet")
+
 # Dagster's eager condition: run when any upstream asset updated (or will in the same tick, so a landing runs the
 # whole chain in one run), never while upstream work is in progress. It normally waits for every upstream asset to
-# exist; a source that never delivered would then block everything, so missing upstream data is allowed here (its
-# raw table exists, empty, from the first dbt run).
+# exist; a source whose pulls keep failing would then block everything, so missing upstream data is allowed (its
+# raw table exists, empty).
 DOWNSTREAM_OF_NEW_DATA = (
-    dg.AutomationCondition.eager()
-    .without(~dg.AutomationCondition.any_deps_missing())
-    .with_label("eager (new upstream data; missing sources allowed)")
-)
+    dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()) | NOT_BUILT_YET
+).with_label("eager (new upstream data), or not built yet")
 
-# A dbt model or seed whose SQL or CSV changed (an analyst edited a rule) is rebuilt too.
 DBT_MODEL_CONDITION = (
     DOWNSTREAM_OF_NEW_DATA
     | (dg.AutomationCondition.code_version_changed() & ~dg.AutomationCondition.in_progress()).with_label("code changed")
-).with_label("eager, or its SQL/CSV changed")
+).with_label("eager, not built yet, or its SQL/CSV changed")
 
-DAILY_REPORT_CRON = os.environ.get("FINFLOW_DAILY_REPORT_CRON", "0 7 * * *")
+FILE_DROP_CONDITION = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.in_progress()).with_label(
+    "first run at start (then its file-drop sensor)"
+)
+
+TRAINING_CONDITION = (
+    (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing() & _idle)
+    | dg.AutomationCondition.on_cron(RETRAIN_CRON, cron_timezone="UTC")
+).with_label(f"first time, then nightly ({RETRAIN_CRON} UTC)")
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "finflow_automation",
@@ -36,7 +55,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Keeps dbt models, scores and reports up to date after each landing (declarative automation).",
 )
 
-# Retrained on the nightly schedule (and when enough reviewer decisions arrive), not on every landing.
 TRAINING_ASSETS = frozenset({"categorizer_model", "anomaly_model"})
 SOURCE_GROUP = "ingestion"
 
@@ -45,8 +63,10 @@ def condition_for(spec: dg.AssetSpec) -> dg.AutomationCondition | None:
     """The automation policy in one place: sources and training have their own triggers, the rest follows data."""
     if spec.automation_condition is not None:  # an asset that states its own (e.g. the daily e-mail's cron)
         return spec.automation_condition
-    if spec.group_name == SOURCE_GROUP or spec.key.to_user_string() in TRAINING_ASSETS:
-        return None
+    if spec.group_name == SOURCE_GROUP:
+        return FILE_DROP_CONDITION if "api" not in spec.kinds else None
+    if spec.key.to_user_string() in TRAINING_ASSETS:
+        return TRAINING_CONDITION
     return DBT_MODEL_CONDITION if "dbt" in spec.kinds else DOWNSTREAM_OF_NEW_DATA
 
 

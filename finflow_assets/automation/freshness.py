@@ -11,6 +11,7 @@ import dagster as dg
 from ..resources import WarehouseResource
 from ..sources.raw_tables import ensure_raw_schema
 from ..sources.registry import SOURCES, SourceSpec
+from .conditions import TICK_CRON
 
 CHECK_NAME = "delivery_is_fresh"
 
@@ -59,7 +60,7 @@ freshness_job = dg.define_asset_job(
 freshness_every_15_minutes = dg.ScheduleDefinition(
     name="source_freshness_every_15_minutes",
     job=freshness_job,
-    cron_schedule="*/15 * * * *",
+    cron_schedule=TICK_CRON,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     execution_timezone="UTC",
 )

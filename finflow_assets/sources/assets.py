@@ -72,7 +72,7 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         retry_policy=dg.RetryPolicy(max_retries=1, delay=60, backoff=dg.Backoff.EXPONENTIAL),
     )
     def raw_api_pull(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        from .connectors.http import ApiConfigError
+        from .connectors.http import ApiConfigError, ApiError
         from .connectors.pull import pull_source
 
         try:
@@ -82,6 +82,13 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             # an unconfigured source is not an error of the run: the others go on, its freshness check will tell
             context.log.warning(f"{spec.name} is not configured, nothing pulled: {exc}")
             return dg.MaterializeResult(metadata={"configured": False, "reason": str(exc), "rows_landed": 0})
+        except ApiError as exc:
+            if exc.status not in (401, 403):
+                raise
+            # a refused key does not get better in a minute: fail now, without Dagster's retry
+            raise dg.Failure(
+                description=f"{exc} — check FINFLOW_{spec.name.upper()}_API_KEY", allow_retries=False
+            ) from exc
         context.log.info(
             f"{spec.name}: {report.rows_landed} rows landed from {report.pages} pages "
             f"({report.rows_skipped_existing} already landed, {report.retries} retries)"

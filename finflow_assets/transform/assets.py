@@ -43,16 +43,21 @@ def _prepare_warehouse(warehouse: WarehouseResource) -> None:
 
 
 ENRICHED = "tag:enriched"
+DBT_POOL = "dbt"  # one dbt invocation at a time across runs (limit in the instance's dagster.yaml)
 
 
-@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, exclude=ENRICHED)
+@dbt_assets(
+    manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, exclude=ENRICHED, pool=DBT_POOL
+)
 def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Normalize, dedupe, validate and reconcile every source with one ``dbt build`` over the selection."""
     _prepare_warehouse(warehouse)
     yield from dbt.cli(["build"], context=context).stream()
 
 
-@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, select=ENRICHED)
+@dbt_assets(
+    manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, select=ENRICHED, pool=DBT_POOL
+)
 def finflow_dbt_enriched_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Marts that combine the SQL layer with the ML assets' outputs (categories, anomaly scores)."""
     _prepare_warehouse(warehouse)
