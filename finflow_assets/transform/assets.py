@@ -35,6 +35,7 @@ translator = FinflowDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 def _prepare_warehouse(warehouse: WarehouseResource) -> None:
     """dbt reads tables that Python assets write: make sure they exist before the first delivery or scoring."""
     warehouse.export_dbt_env()
+    ensure_manifest()  # re-parses once if this run's database differs from the one the project was parsed for
     with warehouse.connect() as conn:
         ensure_raw_schema(conn)
         for spec in SOURCES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -32,16 +34,30 @@ def _newest_source_mtime(project_dir: Path) -> float:
     return max(p.stat().st_mtime for p in files if p.exists())
 
 
+def _profile_stamp(env: dict[str, str]) -> str:
+    """A digest of the connection settings dbt renders its profile from (the password only as part of a hash)."""
+    return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+
+
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """Run ``dbt parse`` if the manifest is missing or older than the project files (no database needed)."""
-    # parse with the same connection settings the runs will export, so dbt's partial parsing stays valid
-    # (a changed profile forces a full re-parse on every run)
-    os.environ.update(dbt_env(os.environ.get("FINFLOW_DATABASE_URL") or embedded.expected_url()))
+    """Run ``dbt parse`` if the manifest is missing, older than the project files, or parsed for another database.
+
+    dbt's partial parsing (what keeps a run's start-up short) is thrown away whenever the profile differs from the
+    one it was parsed with, and dagster-dbt starts each run from the project's ``target/`` files: so the parse
+    here uses the connection settings the runs will export, and is redone when those change (another data folder
+    or database), once, rather than by every run.
+    """
+    env = dbt_env(os.environ.get("FINFLOW_DATABASE_URL") or embedded.expected_url())
+    os.environ.update(env)
     manifest = project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(Path(project.project_dir)):
+    stamp_file = Path(project.project_dir) / project.target_path / ".finflow_profile"
+    stamp = _profile_stamp(env)
+    stale = not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(Path(project.project_dir))
+    if stale or not stamp_file.exists() or stamp_file.read_text() != stamp:
         log.info("parsing the dbt project to refresh %s", manifest)
         from dagster_dbt import DbtCliResource
 
         dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
         dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        stamp_file.write_text(stamp)
     return manifest

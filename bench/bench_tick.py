@@ -1,0 +1,59 @@
+"""One 15-minute tick: after a full business day is loaded (and the models trained), a tick's worth of new
+transactions arrives in every source; how long until it is landed, modelled, scored and reported?
+
+Prints the wall time of each tick (target <= 15 s) and its stages, for several ticks in a row so a growing cost
+(work in proportion to history rather than to new rows) would show. Training is not part of a tick (it runs
+nightly), nor is the daily e-mail.
+
+    .venv/bin/python bench/bench_tick.py [--per-day 10000] [--per-tick 400] [--ticks 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, timedelta
+
+from harness import Bench
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-day", type=int, default=10_000, help="the day loaded before the ticks")
+    parser.add_argument("--per-tick", type=int, default=400, help="new true transactions per tick (all sources)")
+    parser.add_argument("--ticks", type=int, default=3)
+    args = parser.parse_args()
+
+    import dagster as dg
+
+    from finflow_assets.automation.conditions import TRAINING_ASSETS
+
+    bench = Bench("finflow-bench-tick-")
+    start = date(2026, 10, 1)
+    day = bench.simulate(days=1, per_day=args.per_day, start=start)
+    first, result = bench.run(day.api_dir)
+    assert result.success, "the first day failed"
+    first.print(day.transactions, "first day (with training)")
+
+    from finflow_assets.definitions import all_assets
+
+    present = {key.to_user_string() for asset in all_assets for key in asset.keys}
+    not_in_a_tick = (set(TRAINING_ASSETS) | {"daily_report_email"}) & present
+    tick_selection = dg.AssetSelection.all() - dg.AssetSelection.assets(*not_in_a_tick)
+    walls = []
+    for tick in range(1, args.ticks + 1):
+        # each tick brings the next business day's first transactions (new ids, new files, new API objects)
+        sim = bench.simulate(days=1, per_day=args.per_tick, start=start + timedelta(days=tick + 2), seed=100 + tick)
+        figures, result = bench.run(sim.api_dir, tick_selection)
+        assert result.success, f"tick {tick} failed"
+        walls.append(figures.wall)
+        history = bench.count("select count(*) from marts.fct_transactions")
+        figures.print(sim.transactions, f"tick {tick} ({sim.transactions} new, {history:,} in fct_transactions)")
+    print(
+        f"\nticks: {', '.join(f'{w:.1f} s' for w in walls)}; worst {max(walls):.1f} s (target <= 15 s); "
+        f"last / first tick = {walls[-1] / walls[0]:.2f}x"
+    )
+    bench.close()
+
+
+if __name__ == "__main__":
+    main()
