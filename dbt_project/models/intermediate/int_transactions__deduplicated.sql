@@ -1,15 +1,51 @@
--- Every distinct source row once: exact re-deliveries (the same source row landed again in another file or
--- page) collapse to their first landing. Cross-system duplicates are marked with duplicate_of.
-with ranked as (
+-- Every distinct source row once, with duplicate_of set on every row that is not a transaction of its own:
+--   * exact re-deliveries (the same source row landed again in another file or API page) collapse to their first
+--     landing (int_transactions__delivered.delivery_rank = 1) and are not listed here;
+--   * re-deliveries that are not identical (same fingerprint from a later load) point at the first landing;
+--   * echoes, the same real payment seen by a second system (the bank deposit of a processor payout, the bank line
+--     of an invoice payment, the incoming side of an internal transfer, the ledger line mirroring a bank line),
+--     point at the row that represents the payment, found by the reconciliation links
+--     (int_reconciliation__links, tolerances in seeds/reconciliation_tolerances.csv). A chain such as
+--     ledger line -> bank deposit -> Stripe payout resolves to its end (and so does a re-delivered echo):
+--     duplicate_of always names a row that is not itself a duplicate.
+-- duplicate_reason says which: 'redelivery' or the match type of the link.
+with delivered as (
+    select * from {{ ref('int_transactions__delivered') }}
+    where delivery_rank = 1
+),
+
+echo_links as (
+    -- one parent per echo (a row is the duplicate side of at most one link; ties resolved deterministically)
+    select distinct on (duplicate_transaction_id)
+        duplicate_transaction_id as transaction_id,
+        duplicate_of as parent_id,
+        match_type
+    from {{ ref('int_reconciliation__links') }}
+    where duplicate_transaction_id is not null and duplicate_of is not null
+    order by duplicate_transaction_id, match_type
+),
+
+resolved as (
     select
-        *,
-        row_number() over (partition by source, row_hash order by ingested_at, load_id, source_row) as delivery_rank,
-        count(*) over (partition by source, row_hash) as deliveries
-    from {{ ref('int_transactions__unioned') }}
+        first_link.transaction_id,
+        first_link.match_type,
+        coalesce(third_link.parent_id, second_link.parent_id, first_link.parent_id) as root_id
+    from echo_links as first_link
+    left join echo_links as second_link on second_link.transaction_id = first_link.parent_id
+    left join echo_links as third_link on third_link.transaction_id = second_link.parent_id
 )
 
 select
-    *,
-    cast(null as text) as duplicate_of
-from ranked
-where delivery_rank = 1
+    delivered.*,
+    case
+        -- a re-delivery of an echo is a duplicate of what the echo duplicates
+        when delivered.redelivery_of is not null then coalesce(original.root_id, delivered.redelivery_of)
+        else resolved.root_id
+    end as duplicate_of,
+    case
+        when delivered.redelivery_of is not null then 'redelivery'
+        else resolved.match_type
+    end as duplicate_reason
+from delivered
+left join resolved on resolved.transaction_id = delivered.transaction_id
+left join resolved as original on original.transaction_id = delivered.redelivery_of

@@ -1,0 +1,184 @@
+"""Deduplication and reconciliation against the simulator's ground truth, at a small scale, for real: simulated days
+with broken and re-delivered files land through Dagster (API sources over local HTTP) into a database of their own,
+real dbt builds the SQL layer, and bench/bench_dedupe_reconciliation.py's evaluation compares it with the truth."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+
+import pytest
+
+from bench.bench_dedupe_reconciliation import TARGETS, evaluate, report
+from tests.conftest import fresh_database, run_dbt
+
+DAYS, PER_DAY = 3, 400
+
+
+def _reexport(path, target) -> int:  # noqa: ANN001 - paths
+    """A re-exported operating statement whose bytes and row hashes differ from the original (descriptions in
+    another case and spacing) while its content is the same: a re-delivery only the fingerprint recognizes."""
+    text = path.read_bytes().decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        row[1] = "  " + row[1].lower().replace(" ", "  ")
+        writer.writerow(row)
+    target.write_bytes(out.getvalue().encode("utf-8"))
+    return len(rows) - 1
+
+
+@pytest.fixture(scope="module")
+def built(finflow_home, tmp_path_factory):
+    import dagster as dg
+
+    from finflow_assets.cli import materialize_everything
+    from finflow_assets.warehouse import connect
+    from finflow_simulator import generate
+    from finflow_simulator.api_server import serve
+
+    # a data folder of its own (landing, Dagster instance) beside the session's database server
+    home = tmp_path_factory.mktemp("reconciliation")
+    saved = {key: os.environ.get(key) for key in ("FINFLOW_HOME", "DAGSTER_HOME")}
+    with fresh_database("test_reconciliation"):
+        os.environ["FINFLOW_HOME"] = str(home)
+        try:
+            from finflow_assets.settings import paths
+
+            folders = paths().ensure()
+            sim = generate(
+                folders.landing,
+                folders.simulator / "truth",
+                days=DAYS,
+                per_day=PER_DAY,
+                seed=23,
+                faults=True,
+                redelivery_rate=0.3,
+            )
+            folder = folders.landing / "bank_operating"
+            day = f"{sim.days[1]:%Y%m%d}"
+            original = folder / f"operating_{day}_corrected.csv"  # with faults, the first delivery may be broken
+            original = original if original.exists() else folder / f"operating_{day}.csv"
+            time.sleep(0.01)  # delivered after the originals
+            reexported = _reexport(original, folder / f"reexport_operating_{day}.csv")
+            with serve(sim.api_dir) as server:
+                os.environ.update(server.env())
+                assert materialize_everything(dg.AssetSelection.groups("ingestion")).success
+            run_dbt("build", "--exclude", "tag:enriched")
+            with connect(autocommit=True) as conn:
+                figures = evaluate(conn, sim.truth_file.parent, folders.landing)
+                print(report(figures))
+                yield figures, conn, reexported
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def test_no_raw_row_lost_and_every_row_accounted_for(built):
+    figures, _, reexported = built
+    assert figures.lost_rows == 0
+    assert figures.unaccounted_rows == 0
+    assert figures.raw_rows_without_truth == reexported  # only the hand-made re-export is unknown to the truth
+    assert figures.dispositions["exact_redelivery"] > 0 and figures.dispositions["duplicate"] > 0
+
+
+def test_duplicates_found_with_precision_and_recall(built):
+    figures, _, _ = built
+    assert figures.duplicates_true_positive > 500
+    assert figures.duplicate_precision >= TARGETS["duplicate_precision"], report(figures)
+    assert figures.duplicate_recall >= TARGETS["duplicate_recall"], report(figures)
+    assert figures.duplicate_wrong_target == 0
+
+
+def test_reexported_statement_is_a_redelivery(built):
+    _, conn, reexported = built
+    rows = conn.execute(
+        "select v.duplicate_reason, v.validation_status, count(*) from validation.int_transactions__validated as v"
+        " where v.source_file like 'reexport_%' group by 1, 2"
+    ).fetchall()
+    assert [(reason, count) for reason, _, count in rows] == [("redelivery", reexported)]
+
+
+def test_one_kept_row_per_true_transaction(built):
+    figures, _, _ = built
+    assert figures.kept_rows == figures.true_transactions == DAYS * PER_DAY
+    assert figures.missing_transactions == figures.doubled_transactions == figures.kept_not_primary == 0
+
+
+def test_reconciliation_matches_without_false_match(built):
+    figures, _, _ = built
+    assert set(figures.matches_by_type) >= {
+        "stripe_payout",
+        "paypal_withdrawal",
+        "adyen_payout",
+        "invoice_payment",
+        "internal_transfer",
+        "payroll_run",
+        "ledger_bank",
+    }
+    assert figures.matched_share >= TARGETS["matched_share"], report(figures)
+    assert figures.false_matches == 0, report(figures)
+
+
+def test_payouts_in_transit_are_unmatched_within_their_window(built):
+    _, conn, _ = built
+    in_transit = conn.execute(
+        "select count(*) from truth_matches"
+        " where matchable = 0 and match_type in ('stripe_payout', 'paypal_withdrawal', 'adyen_payout')"
+    ).fetchone()[0]
+    rows = conn.execute(
+        "select status, within_window, age_days, component_difference from marts.fct_reconciliation"
+        " where match_type in ('stripe_payout', 'paypal_withdrawal', 'adyen_payout') and status = 'unmatched'"
+    ).fetchall()
+    assert len(rows) == in_transit > 0
+    assert all(window and age >= 0 and diff == 0 for _, window, age, diff in rows)
+
+
+def test_statuses_ages_and_dimensions(built):
+    _, conn, _ = built
+    statuses = dict(conn.execute("select status, count(*) from marts.fct_reconciliation group by 1").fetchall())
+    assert set(statuses) <= {"matched", "partially_matched", "unmatched"} and statuses["matched"] > 400
+    as_of = conn.execute("select distinct as_of_date from marts.fct_reconciliation").fetchall()
+    latest = conn.execute(
+        "select max(booked_date) from validation.int_transactions__validated where validation_status <> 'quarantined'"
+    ).fetchone()[0]
+    assert as_of == [(latest,)]
+    # a payment seen twice is counted once: the dimensions' totals equal the kept transactions'
+    kept = conn.execute(
+        "select count(*) from validation.int_transactions__validated"
+        " where validation_status <> 'quarantined' and duplicate_of is null"
+    ).fetchone()[0]
+    assert conn.execute("select sum(transactions) from marts.dim_accounts").fetchone()[0] == kept
+    banks = conn.execute("select count(*) from marts.dim_accounts where account_kind = 'bank_account'").fetchone()[0]
+    assert banks == 8  # operating, payroll, 2 EUR, treasury + money market, 2 lockboxes
+    assert conn.execute("select count(*) from marts.dim_counterparties").fetchone()[0] > 50
+
+
+def test_tolerance_edge_cases_unit_test(built):
+    """The dbt unit test on int_reconciliation__links (models/reconciliation/_reconciliation__unit_tests.yml):
+    window edges, a cent off, beyond the partial tolerance, identical lines paired one for one."""
+    run_dbt("test", "--select", "int_reconciliation__links,test_type:unit")
+
+
+def test_custom_dbt_tests_are_asset_checks():
+    from finflow_assets.transform.assets import finflow_dbt_enriched_marts, finflow_dbt_models
+
+    checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for assets in (finflow_dbt_models, finflow_dbt_enriched_marts)
+        for key in assets.check_keys
+    }
+    assert {
+        ("int_transactions__validated", "assert_every_raw_row_accounted_for"),
+        ("int_transactions__validated", "assert_no_duplicate_fingerprints_among_kept_transactions"),
+        ("int_transactions__validated", "assert_duplicates_point_to_kept_rows"),
+        ("int_reconciliation__links", "assert_reconciliation_links_one_to_one"),
+        ("fct_reconciliation", "assert_payouts_explained_by_components"),
+    } <= checks
