@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DAYS ?= 1
 PER_DAY ?= 10000
 
-.PHONY: install demo test test-slow lint ui bench clean db-stop
+.PHONY: install browser demo test test-slow lint ui bench clean db-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,13 +17,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The UI test (tests/ui) drives Debian's chromium; install it when we can (root with apt-get), else say so.
+# FINFLOW_CHROMIUM points the test at another Chromium; without one the UI test is skipped with the reason.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -n "$$FINFLOW_CHROMIUM" ] || [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the UI test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "note: no $(CHROMIUM) and cannot apt-get it (needs root); tests/ui will be skipped" \
+		     "(install Debian's chromium or set FINFLOW_CHROMIUM)"; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/finflow demo --days $(DAYS) --per-day $(PER_DAY)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) browser
 	FINFLOW_SLOW_TESTS=1 $(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -162,15 +162,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    _use_dagster_home()
-    dagster = Path(sys.executable).parent / "dagster"
-    command = [str(dagster) if dagster.exists() else shutil.which("dagster") or "dagster", "dev"]
+def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str], Path | None]:
+    """The command (and working directory) that serves the Dagster UI over FinFlow's workspace: ``dagster dev``
+    (webserver plus the daemon that runs schedules and sensors), or with ``daemon=False`` the webserver alone."""
+
+    def tool(name: str) -> str:  # the one next to this Python (the project's virtualenv), else on PATH
+        beside = Path(sys.executable).parent / name
+        return str(beside) if beside.exists() else shutil.which(name) or name
+
+    command = [tool("dagster"), "dev"] if daemon else [tool("dagster-webserver")]
     workspace = REPO_ROOT / "workspace.yaml"
     command += ["-w", str(workspace)] if workspace.exists() else ["-m", "finflow_assets.definitions"]
-    command += ["-h", args.host, "-p", str(args.port)]
+    command += ["-h", host, "-p", str(port)]
+    return command, REPO_ROOT if workspace.exists() else None
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    _use_dagster_home()
+    command, cwd = ui_command(args.host, args.port)
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)")
-    return subprocess.call(command, cwd=REPO_ROOT if workspace.exists() else None)
+    return subprocess.call(command, cwd=cwd)
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:

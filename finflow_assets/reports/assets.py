@@ -85,7 +85,7 @@ def report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         group_name="reports",
         deps=[dg.AssetKey(dep) for dep in spec.deps],
         kinds={"postgres", "csv", "html"},
-        description=f"{spec.description} (table reports.{spec.name}, CSV and HTML under reports/<date>/).",
+        description=f"{spec.description} (table reports.{spec.name}, CSV and HTML under `reports/<date>/`).",
     )
     def _report(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
