@@ -5,6 +5,7 @@ from dagster_dbt import DbtCliResource
 
 from .automation.alerts import alert_sensors
 from .automation.freshness import freshness_checks, freshness_every_15_minutes, freshness_job
+from .automation.retraining import retraining_schedules, retraining_sensors
 from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
@@ -30,6 +31,6 @@ defs = dg.Definitions(
     asset_checks=freshness_checks,
     jobs=[freshness_job],
     resources=resources,
-    sensors=[*file_drop_sensors, *alert_sensors],
-    schedules=[*schedules, freshness_every_15_minutes],
+    sensors=[*file_drop_sensors, *alert_sensors, *retraining_sensors],
+    schedules=[*schedules, freshness_every_15_minutes, *retraining_schedules],
 )
