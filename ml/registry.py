@@ -45,11 +45,28 @@ class Artifacts:
     texts: dict[str, str] = field(default_factory=dict)  # name -> content
 
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 def _mlflow(tracking_uri: str):  # noqa: ANN202 - imported lazily: importing mlflow costs seconds
+    """MLflow pointed at ``tracking_uri`` (tracking and registry) for this process's fluent calls.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI`` (and the registry call its variable) into
+    the process environment, which FinFlow's own settings read: one call with a test's or a user's store would
+    silently redirect everything after it. The variables are put back as they were; MLflow keeps its own copy.
+    """
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    saved = {name: os.environ.get(name) for name in _URI_VARIABLES}
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return mlflow
 
 

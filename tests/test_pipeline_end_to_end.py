@@ -16,9 +16,19 @@ DAYS, PER_DAY = 2, 300
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(finflow_home):
-    with fresh_database("test_end_to_end"):  # this module's own database: other tests land rows too
-        yield _run_pipeline(finflow_home)
+def pipeline_run(finflow_home, tmp_path_factory):
+    # this module's own database and MLflow store: other tests land rows and register models too
+    store = tmp_path_factory.mktemp("e2e_mlflow")
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+    try:
+        with fresh_database("test_end_to_end"):
+            yield _run_pipeline(finflow_home)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 def _run_pipeline(finflow_home):

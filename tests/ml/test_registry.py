@@ -37,7 +37,7 @@ def test_first_version_becomes_champion_and_a_worse_one_does_not(registry):
     assert version_tags(uri, CATEGORIZER, worse.version)["gate"] == "rejected"
 
 
-def test_a_run_logs_params_metrics_artifacts_and_a_model_with_signature(registry):
+def test_a_run_logs_params_metrics_artifacts_and_a_model_with_signature(registry, monkeypatch):
     from mlflow import MlflowClient
 
     uri, good, _ = registry
@@ -55,6 +55,8 @@ def test_a_run_logs_params_metrics_artifacts_and_a_model_with_signature(registry
     import mlflow
     from mlflow.models import get_model_info
 
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # set_tracking_uri exports it: put it back afterwards
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     info = get_model_info(f"models:/{CATEGORIZER}/{good.version}")
@@ -73,6 +75,24 @@ def test_scoring_uses_the_champion_from_the_registry(registry, simulated):
     applied = ~predictions["needs_review"]
     assert applied.mean() >= 0.85
     assert (predictions.loc[applied, "category"] == rows.loc[applied, "category"]).mean() >= 0.99
+
+
+def test_registry_calls_leave_the_process_environment_alone(tracking_uri, tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, which FinFlow's settings read: a registry call with
+    one store must not redirect everything after it; nor may a store without an artifact location write to ./mlruns."""
+    import os
+
+    from ml.registry import ensure_experiment
+
+    uri, _ = tracking_uri
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    ensure_experiment(uri, "somewhere")
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    from mlflow import MlflowClient
+
+    location = MlflowClient(tracking_uri=uri).get_experiment_by_name("somewhere").artifact_location
+    assert location == (tmp_path / "artifacts").as_uri() and not (tmp_path / "mlruns").exists()
 
 
 def test_anomaly_model_is_registered_gated_and_scores_from_the_registry(simulated, tracking_uri):
