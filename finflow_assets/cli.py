@@ -96,6 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             " count(*) filter (where category_method = 'ml') from marts.fct_transactions group by 1 order by 1"
         ).fetchall()
         held = conn.execute("select count(*) from marts.fct_quarantined_transactions").fetchone()[0]
+        queue = dict(conn.execute("select item_type, count(*) from review.review_queue group by 1").fetchall())
         quarantined = conn.execute("select count(*) from raw._loads where status = 'quarantined'").fetchone()[0]
     elapsed = time.perf_counter() - started
     print(f"\n{'source':<16}{'transactions':>14}{'by rule':>10}{'by model':>10}")
@@ -104,6 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"\nfct_transactions: {facts[0]:,} rows from {facts[1]} sources; held by blocking rules: {held:,}; "
         f"quarantined files: {quarantined}\n"
+        f"review queue: {queue.get('anomaly', 0):,} anomalies, {queue.get('category', 0):,} categories to confirm, "
+        f"{queue.get('reconciliation', 0):,} reconciliation items   (finflow review list)\n"
         f"finished in {elapsed:.1f} s ({sim.transactions / elapsed:,.0f} transactions/s)\n\n"
         f"reports:      {home.reports}\n"
         f"ground truth: {sim.truth_file}\n"

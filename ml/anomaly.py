@@ -353,6 +353,9 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     out["log_prior_payments"] = np.log1p(before)
     out["money_out"] = (f["direction"] < 0).to_numpy()
     out["vendor_payment"] = out["money_out"].to_numpy() & ~f["category"].isin(NOT_VENDOR_CATEGORIES).to_numpy()
+    # days of data before the row's day: on a first day every payee is "new", which says nothing
+    booked = f["booked_date"].to_numpy()
+    out["history_days"] = np.searchsorted(np.unique(booked), booked, side="left").astype(float)
 
     # bills: how often each payee's exact bill (description and amount) repeats, and whether this one's earlier
     # payments all had one amount (a recurring bill) that this one departs from
@@ -490,6 +493,8 @@ class Evidence:
     record_min_n: float = 300  # distinct earlier amounts the record signal needs (full strength from 1,000)
     record_full_n: float = 1000
     new_counterparty: float = 0.97
+    new_counterparty_from_days: float = 2  # days of history before "first payment to" starts to mean something
+    new_counterparty_full_days: float = 5
     duplicate: float = 0.97
     duplicate_max_chance: float = 1e-4
     duplicate_max_repeat_share: float = 0.05  # payees whose bills often repeat exactly (subscriptions) are exempt
@@ -534,6 +539,7 @@ def signal_evidence(features: pd.DataFrame, forest_tail: np.ndarray, evidence: E
         e.new_counterparty
         * (features["vendor_payment"].to_numpy() & (features["prior_payments"].to_numpy() < 2))
         * _ramp(large_ratio, np.log(1.0), np.log(1.3))
+        * _ramp(features["history_days"].to_numpy(), e.new_counterparty_from_days, e.new_counterparty_full_days)
     )
     duplicate = e.duplicate * (
         np.isfinite(features["duplicate_of_days"].to_numpy())

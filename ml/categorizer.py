@@ -258,7 +258,8 @@ class TrainedCategorizer:
 
 
 HUMAN_WEIGHT = 10.0  # a reviewer's decision outweighs this many history rows that say otherwise
-MAX_FIT_ROWS = 15_000  # rows a fit samples at most (stratified): accuracy is flat above ~10k, time is not
+MAX_FIT_ROWS = 15_000  # rows the shipped model's fit samples at most (stratified): accuracy is flat above ~10k
+THRESHOLD_FIT_ROWS = 8_000  # ... and the first fit, which only chooses the threshold on the validation days
 MIN_ROWS_PER_CLASS = 50  # the sample keeps at least this many rows of every category (or all it has)
 
 
@@ -326,8 +327,9 @@ def train_categorizer(
     test days.
 
     Reviewers' decisions (``origin`` ``corrections``) are always fitted on, never held out, with ``HUMAN_WEIGHT``:
-    they are usually about the newest days (what the test split holds) and must teach the next model. Each fit
-    samples at most ``max_rows`` rows (``None``: all). ``shuffle_labels`` permutes the training labels (a
+    they are usually about the newest days (what the test split holds) and must teach the next model. The
+    shipped model's fit samples at most ``max_rows`` rows (``None``: all), the threshold's at most
+    ``THRESHOLD_FIT_ROWS``. ``shuffle_labels`` permutes the training labels (a
     deliberately bad model, for testing the promotion gate); ``params`` overrides ``HYPERPARAMETERS``.
     """
     params = params or {}
@@ -340,7 +342,7 @@ def train_categorizer(
         values = frame["category"].to_numpy()
         return np.random.default_rng(seed).permutation(values) if shuffle_labels else values
 
-    first_rows = cap_rows(pd.concat([train, human]), max_rows, seed)
+    first_rows = cap_rows(pd.concat([train, human]), min(max_rows or len(rows), THRESHOLD_FIT_ROWS), seed)
     first = _fit(first_rows, labels(first_rows), seed, params)
     probabilities = first.predict_proba(validation[list(CATEGORIZER_INPUT_COLUMNS)])
     best = np.argmax(probabilities, axis=1)

@@ -57,7 +57,7 @@ def ensure_tables(conn: psycopg.Connection) -> None:
 VALIDATED = "validation.int_transactions__validated"
 RULES = "intermediate.int_transactions__rule_categorized"
 DECISIONS = "review.review_decisions"  # reviewers' decisions (see review.py)
-LOOKBACK_DAYS = 120  # how far back the anomaly signals look for a payee's, category's and source's habits
+LOOKBACK_DAYS = 60  # how far back the anomaly signals look (two monthly billing cycles); the cost grows with it
 
 
 def read_frame(conn: psycopg.Connection, query: sql.Composable | str, text_columns: Iterable[str] = ()) -> pd.DataFrame:
