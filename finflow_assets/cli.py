@@ -1,4 +1,4 @@
-"""The ``finflow`` command: demo, ui, db, ingest."""
+"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review."""
 
 from __future__ import annotations
 
@@ -91,6 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             " count(*) filter (where category_method = 'ml') from marts.fct_transactions group by 1 order by 1"
         ).fetchall()
         held = conn.execute("select count(*) from marts.fct_quarantined_transactions").fetchone()[0]
+        queue = dict(conn.execute("select item_type, count(*) from review.review_queue group by 1").fetchall())
         quarantined = conn.execute("select count(*) from raw._loads where status = 'quarantined'").fetchone()[0]
     elapsed = time.perf_counter() - started
     print(f"\n{'source':<16}{'transactions':>14}{'by rule':>10}{'by model':>10}")
@@ -99,6 +100,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"\nfct_transactions: {facts[0]:,} rows from {facts[1]} sources; held by blocking rules: {held:,}; "
         f"quarantined files: {quarantined}\n"
+        f"review queue: {queue.get('anomaly', 0):,} anomalies, {queue.get('category', 0):,} categories to confirm, "
+        f"{queue.get('reconciliation', 0):,} reconciliation items   (finflow review list)\n"
         f"finished in {elapsed:.1f} s ({sim.transactions / elapsed:,.0f} transactions/s)\n\n"
         f"reports:      {home.reports}\n"
         f"ground truth: {sim.truth_file}\n"
@@ -108,9 +111,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def materialize_everything(selection: str | None = None):  # noqa: ANN201 - dagster's ExecuteInProcessResult
+def materialize_everything(selection: str | None = None, tags: dict[str, str] | None = None):  # noqa: ANN201
     """Materialize assets (all, or an asset selection string) in this process, recorded in the data folder's
-    Dagster instance so the runs show in the UI."""
+    Dagster instance so the runs show in the UI; returns dagster's ExecuteInProcessResult."""
     import dagster as dg
 
     from .definitions import all_assets, resources
@@ -123,6 +126,7 @@ def materialize_everything(selection: str | None = None):  # noqa: ANN201 - dags
             resources=resources,
             instance=instance,
             raise_on_error=False,
+            tags=tags,
             run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
         )
 
@@ -160,6 +164,186 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(quarantine_note.read_text().splitlines()[0], file=sys.stderr)
         return 1
     return 0 if result.success else 1
+
+
+def _read_history(files: list[str]):  # noqa: ANN202 - pandas DataFrame
+    import pandas as pd
+
+    frames = []
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            raise SystemExit(f"no such file: {path}")
+        frame = pd.read_csv(path, dtype={"description": str, "counterparty": str, "category": str})
+        missing = {"date", "description", "amount", "category"} - set(frame.columns)
+        if missing:
+            raise SystemExit(f"{path}: missing columns {sorted(missing)} (need date, description, amount, category)")
+        frames.append(frame.assign(origin="history_files"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the categorizer on history files (and the warehouse's labels), or retrain both models in Dagster."""
+    from .settings import mlflow_artifact_root, mlflow_tracking_uri
+
+    if not args.history:
+        from .intelligence.assets import RETRAIN_TAG
+
+        result = materialize_everything("key:categorizer_model or key:anomaly_model", tags={RETRAIN_TAG: "cli"})
+        for event in result.get_asset_materialization_events():
+            meta = event.materialization.metadata
+            print(
+                f"{event.asset_key.to_user_string()}: {meta['model'].value}, champion v"
+                f"{meta['champion_version'].value} ({meta['gate'].value})"
+            )
+        return 0 if result.success else 1
+
+    import pandas as pd
+
+    from ml.training import train_and_register_categorizer
+
+    history = _read_history(args.history)
+    sources = {"history_files": len(history)}
+    if args.with_warehouse:
+        from .intelligence.scores import ensure_tables, labeled_history
+        from .warehouse import connect
+
+        with connect() as conn:
+            ensure_tables(conn)
+            conn.commit()
+            found = labeled_history(conn)
+        sources.update({name: len(frame) for name, frame in found.items()})
+        history = pd.concat([history, *(f.assign(origin=n) for n, f in found.items() if len(f))], ignore_index=True)
+    if args.keep:
+        folder = paths().ensure().history
+        for name in args.history:
+            shutil.copy2(name, folder / Path(name).name)
+        print(f"kept in {folder}: the scheduled retraining learns from it too")
+    started = time.perf_counter()
+    try:
+        outcome = train_and_register_categorizer(
+            history, mlflow_tracking_uri(), artifact_location=mlflow_artifact_root(), seed=args.seed, sources=sources
+        )
+    except ValueError as error:
+        print(f"cannot train: {error}", file=sys.stderr)
+        return 2
+    m = outcome.metrics
+    print(
+        f"finflow-categorizer v{outcome.version} trained on {sum(sources.values()):,} labeled rows "
+        f"({', '.join(f'{k} {v:,}' for k, v in sources.items())}) in {time.perf_counter() - started:.1f} s\n"
+        f"held-out days {outcome.params['test_from']}..{outcome.params['test_to']}: accuracy {m['accuracy']:.2%}, "
+        f"macro-F1 {m['macro_f1']:.3f}; auto-applied {m['coverage']:.1%} at confidence >= {m['threshold']:.3f} "
+        f"with accuracy {m['auto_accuracy']:.2%}\n"
+        f"champion gate: {'promoted' if outcome.promoted else 'not promoted'} ({outcome.promotion.reason}); "
+        f"champion is v{outcome.champion_version}\n"
+        f"MLflow run {outcome.run_id} in {mlflow_tracking_uri()}"
+    )
+    return 0
+
+
+def _csv_safe(value: object) -> object:
+    """Spreadsheet-safe text (see reports.files), leaving numbers written as text ("-12.50") as they are."""
+    import re
+
+    from .reports.files import spreadsheet_safe
+
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[\d,]*\.?\d+", value.strip()):
+        return value
+    return spreadsheet_safe(value)
+
+
+def cmd_categorize(args: argparse.Namespace) -> int:
+    """Categorize a CSV file with the analysts' rules and the champion model."""
+    import csv
+
+    import pandas as pd
+
+    from ml.categorizer import categorize_frame
+    from ml.rules import load_rules
+    from ml.training import load_categorizer_champion
+
+    from .settings import mlflow_tracking_uri
+
+    source = Path(args.input)
+    if not source.is_file():
+        print(f"no such file: {source}", file=sys.stderr)
+        return 2
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    if "description" not in frame.columns and "counterparty" not in frame.columns:
+        print(f"{source}: needs a description (or counterparty) column", file=sys.stderr)
+        return 2
+    inputs = frame.copy()
+    if "amount" in inputs.columns:
+        inputs["amount"] = pd.to_numeric(inputs["amount"].str.replace(",", "", regex=False), errors="coerce")
+    try:
+        champion = load_categorizer_champion(mlflow_tracking_uri())
+    except LookupError as error:
+        print(f"{error}: train one first (finflow train --history FILE.csv, or finflow demo)", file=sys.stderr)
+        return 2
+    threshold = champion.threshold if args.threshold is None else args.threshold
+    result = categorize_frame(
+        inputs, champion.model, threshold, champion.version, None if args.no_rules else load_rules()
+    )
+    out = frame.rename(columns={c: f"input_{c}" for c in result.columns if c in frame.columns})
+    for column in result.columns:
+        out[column] = result[column]
+    out["confidence"] = out["confidence"].astype(float).round(4)
+    target = Path(args.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(out.columns)
+        writer.writerows([_csv_safe(v) for v in row] for row in out.itertuples(index=False, name=None))
+    methods = result["method"].value_counts().to_dict()
+    print(
+        f"{len(out):,} rows -> {target}: {methods.get('rule', 0):,} by rule, "
+        f"{int(((result['method'] == 'ml') & ~result['needs_review']).sum()):,} by finflow-categorizer "
+        f"v{champion.version} (confidence >= {threshold:.3f}), {int(result['needs_review'].sum()):,} left "
+        f"uncategorized for review"
+    )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """List the review queue or record a decision."""
+    import getpass
+
+    from .intelligence.review import DecisionError, list_queue, record_decision
+    from .warehouse import connect
+
+    if args.action == "list":
+        with connect() as conn:
+            items = list_queue(conn, args.type, args.limit)
+            conn.commit()
+        if not items:
+            print("the review queue is empty")
+            return 0
+        print(f"{'type':<15}{'item':<44}{'date':<12}{'amount':>14}  reason")
+        for item in items:
+            amount = f"{item['amount']:,.2f} {item['currency'] or ''}" if item["amount"] is not None else ""
+            print(
+                f"{item['item_type']:<15}{item['item_id']:<44}{str(item['booked_date'] or ''):<12}{amount:>14}  "
+                f"{(item['description'] or '')[:40]}: {item['reason']}"
+            )
+        return 0
+    decision = "approve" if args.approve else "not_anomalous" if args.not_anomalous else "recategorize"
+    reviewer = args.by or os.environ.get("FINFLOW_REVIEWER") or getpass.getuser()
+    try:
+        with connect() as conn:
+            row = record_decision(
+                conn, args.item, decision, reviewer, item_type=args.type, category=args.category, note=args.note
+            )
+            conn.commit()
+    except DecisionError as error:
+        print(f"not recorded: {error}", file=sys.stderr)
+        return 2
+    what = f" as {row['category']}" if row["category"] else ""
+    print(f"decision {row['decision_id']}: {row['decision']} {row['item_type']} {row['item_id']}{what} by {reviewer}")
+    if args.apply:
+        result = materialize_everything("fct_transactions*")
+        return 0 if result.success else 1
+    print("applied downstream by the next run (the review_decisions_sensor starts one; or pass --apply)")
+    return 0
 
 
 def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str], Path | None]:
@@ -243,6 +427,47 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--start", help="first business day (YYYY-MM-DD)")
     sim.set_defaults(func=cmd_simulator)
+
+    train = sub.add_parser(
+        "train", help="train the categorizer on a labeled history file, or (no --history) retrain both models"
+    )
+    train.add_argument(
+        "--history",
+        action="append",
+        metavar="FILE.csv",
+        help="labeled history: columns date, description, amount, currency, category (any category codes; also "
+        "counterparty, source, transaction_type when known); repeatable",
+    )
+    train.add_argument(
+        "--with-warehouse", action="store_true", help="also learn the ledger's categories and reviewers' decisions"
+    )
+    train.add_argument("--keep", action="store_true", help="copy the files to the data folder's history/ as well")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=cmd_train)
+
+    categorize = sub.add_parser("categorize", help="categorize a CSV file with the rules and the champion model")
+    categorize.add_argument("input", metavar="IN.csv", help="columns description and amount (others optional)")
+    categorize.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    categorize.add_argument("--threshold", type=float, help="auto-apply threshold (default: the champion's)")
+    categorize.add_argument("--no-rules", action="store_true", help="the model only, no analyst rules")
+    categorize.set_defaults(func=cmd_categorize)
+
+    review = sub.add_parser("review", help="work the review queue: list items, record decisions")
+    review_sub = review.add_subparsers(dest="action", required=True)
+    review_list = review_sub.add_parser("list", help="pending items with their reasons")
+    review_list.add_argument("--type", choices=("anomaly", "category", "reconciliation"))
+    review_list.add_argument("--limit", type=int, default=50)
+    decide = review_sub.add_parser("decide", help="record a decision on an item (a transaction id)")
+    decide.add_argument("item", help="the item id (the transaction id for anomalies and categories)")
+    choice = decide.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--approve", action="store_true", help="accept the suggested category / confirm the anomaly")
+    choice.add_argument("--category", help="recategorize: the right category code")
+    choice.add_argument("--not-anomalous", action="store_true", help="the flagged transaction is fine")
+    decide.add_argument("--type", choices=("anomaly", "category", "reconciliation"), help="when an item is both")
+    decide.add_argument("--by", help="reviewer (default FINFLOW_REVIEWER or the login name)")
+    decide.add_argument("--note", default="")
+    decide.add_argument("--apply", action="store_true", help="rebuild fct_transactions and the queue now")
+    review.set_defaults(func=cmd_review)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))

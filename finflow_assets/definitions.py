@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource
 from .automation.alerts import alert_sensors
 from .automation.conditions import automate, automation_sensor
 from .automation.freshness import freshness_checks, freshness_every_15_minutes, freshness_job
+from .automation.retraining import retraining_schedules, retraining_sensors
 from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
@@ -34,6 +35,6 @@ defs = dg.Definitions(
     resources=resources,
     # steps run in the run's own process: starting a Python process per step costs more than most steps here do
     executor=dg.in_process_executor,
-    sensors=[*file_drop_sensors, *alert_sensors, automation_sensor],
-    schedules=[*schedules, freshness_every_15_minutes],
+    sensors=[*file_drop_sensors, *alert_sensors, automation_sensor, *retraining_sensors],
+    schedules=[*schedules, freshness_every_15_minutes, *retraining_schedules],
 )

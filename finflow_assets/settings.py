@@ -82,7 +82,11 @@ def mlflow_tracking_uri() -> str:
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 
-def mlflow_artifact_root() -> str:
+def mlflow_artifact_root() -> str | None:
+    """Artifacts of new experiments: the data folder's ``mlflow/artifacts``; with ``MLFLOW_TRACKING_URI`` set, the
+    store's own default (a tracking server's artifact root, or beside a SQLite file: see ``ml.registry``)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
     return (paths().mlflow / "artifacts").as_uri()
 
 

@@ -17,9 +17,19 @@ DAYS, PER_DAY = 2, 300
 
 
 @pytest.fixture(scope="module")
-def pipeline_run(finflow_home):
-    with fresh_database("test_end_to_end"):  # this module's own database: other tests land rows too
-        yield _run_pipeline(finflow_home)
+def pipeline_run(finflow_home, tmp_path_factory):
+    # this module's own database and MLflow store: other tests land rows and register models too
+    store = tmp_path_factory.mktemp("e2e_mlflow")
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+    try:
+        with fresh_database("test_end_to_end"):
+            yield _run_pipeline(finflow_home)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 def _run_pipeline(finflow_home):
@@ -186,9 +196,7 @@ def test_finflow_ingest_lands_a_file_by_hand_and_updates_downstream(pipeline_run
     from finflow_assets.cli import main
 
     dropped = tmp_path / "manual_export.csv"
-    dropped.write_text(
-        'Date,Description,Debit,Credit,Balance\r\n10/20/2026,ZOOM.US 888-799-9666,15.99,,"1,000.00"\r\n'
-    )
+    dropped.write_text('Date,Description,Debit,Credit,Balance\r\n10/20/2026,ZOOM.US 888-799-9666,15.99,,"1,000.00"\r\n')
     assert main(["ingest", str(dropped), "--source", "bank_operating"]) == 0
     row = db.execute(
         "select amount, category_method from marts.fct_transactions where source_file = 'manual_export.csv'"
@@ -222,3 +230,108 @@ def test_freshness_checks_follow_the_load_journal(pipeline_run, db):
     # the operating account's last delivery was three days ago: a missed delivery
     db.execute("update raw._loads set finished_at = finished_at - interval '3 days' where source = 'bank_operating'")
     assert evaluate()["raw_bank_operating"] is False
+
+
+def test_models_are_registered_and_every_transaction_is_scored_and_queued(pipeline_run, db):
+    from finflow_assets.settings import mlflow_tracking_uri
+    from ml.registry import champion_version
+
+    _, result = pipeline_run
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    trained = meta["categorizer_model"]
+    assert trained["trained"].value is True and "mlflow_run" in trained
+    assert {"accuracy", "macro_f1", "coverage", "auto_accuracy", "threshold"} <= set(trained)
+    assert meta["anomaly_model"]["trained"].value is True and "injected_recall" in meta["anomaly_model"]
+    assert meta["review_queue"]["items"].value >= 0
+    anomaly_version = champion_version(mlflow_tracking_uri(), "finflow-anomaly")
+    assert anomaly_version is not None
+    scored_by = db.execute("select distinct anomaly_scored_by from marts.fct_transactions").fetchall()
+    assert scored_by == [(f"finflow-anomaly@{anomaly_version}",)]  # every transaction, with the version
+    flagged, queued = db.execute(
+        "select (select count(*) from marts.fct_transactions where anomaly_flagged),"
+        " (select count(*) from review.review_queue where item_type = 'anomaly')"
+    ).fetchone()
+    assert flagged == queued
+    unsure, queued = db.execute(
+        "select (select count(*) from marts.fct_transactions where category_needs_review),"
+        " (select count(*) from review.review_queue where item_type = 'category')"
+    ).fetchone()
+    assert unsure == queued
+    assert db.execute("select count(*) from review.review_queue where reason = ''").fetchone()[0] == 0
+
+
+def test_training_waits_for_the_schedule_once_a_champion_exists(pipeline_run):
+    from finflow_assets.cli import materialize_everything
+
+    result = materialize_everything("key:categorizer_model or key:anomaly_model")
+    assert result.success
+    for event in result.get_asset_materialization_events():
+        assert event.materialization.metadata["trained"].value is False
+
+
+def test_review_decisions_override_downstream_and_teach_the_next_model(pipeline_run, db, capsys):
+    from finflow_assets.cli import main
+    from finflow_assets.settings import mlflow_tracking_uri
+    from ml.categorizer import predict_with_confidence
+    from ml.registry import champion_version, load_version
+
+    uri = mlflow_tracking_uri()
+    before = champion_version(uri, "finflow-categorizer")
+    row = db.execute(
+        "select transaction_id, source, description_raw, counterparty, amount::float8, currency, transaction_type,"
+        " category from marts.fct_transactions"
+        " where category_method = 'ml' and category <> 'travel' order by transaction_id limit 1"
+    ).fetchone()
+    txn, wrong = row[0], row[-1]
+    assert main(["review", "decide", txn, "--category", "travel", "--by", "alice"]) == 0
+    flagged = db.execute("select transaction_id from marts.fct_transactions where anomaly_flagged limit 1").fetchone()
+    if flagged:
+        assert main(["review", "decide", flagged[0], "--not-anomalous", "--by", "bob"]) == 0
+    unsure = db.execute("select item_id, suggested_category from review.review_queue where item_type = 'category'")
+    unsure = unsure.fetchone()
+    if unsure:
+        assert main(["review", "decide", unsure[0], "--approve", "--by", "alice"]) == 0
+    capsys.readouterr()
+    assert main(["review", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert not [item for item in (*(flagged or ()), *(unsure[:1] if unsure else ())) if item in listed]
+    assert main(["review", "decide", txn, "--category", "travel", "--by", "alice", "--apply"]) == 0
+
+    facts = db.execute(
+        "select category, category_method, categorized_by, category_confidence from marts.fct_transactions"
+        " where transaction_id = %s",
+        (txn,),
+    ).fetchone()
+    assert facts == ("travel", "human", "review:alice", 1)
+    if flagged:
+        status = db.execute(
+            "select anomaly_flagged, anomaly_review_status from marts.fct_transactions where transaction_id = %s",
+            flagged,
+        ).fetchone()
+        assert status == (False, "dismissed")
+    if unsure:
+        approved = db.execute(
+            "select category, category_method from marts.fct_transactions where transaction_id = %s", (unsure[0],)
+        ).fetchone()
+        assert approved == (unsure[1], "human")
+    decided = {txn, *(flagged or ()), *(unsure[:1] if unsure else ())}
+    queued = {r[0] for r in db.execute("select item_id from review.review_queue")}
+    assert not decided & queued
+
+    # the next training learns the decisions: retrain both models as the schedule would
+    assert main(["train"]) == 0
+    assert "categorizer_model: finflow-categorizer v2" in capsys.readouterr().out
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(client.get_model_version("finflow-categorizer", "2").run_id)
+    assert int(run.data.params["rows_from_corrections"]) == 1 + bool(unsure)
+    assert int(run.data.params["human_rows"]) == 1 + bool(unsure)
+    import pandas as pd
+
+    names = ("transaction_id", "source", "description", "counterparty", "amount", "currency", "transaction_type")
+    frame = pd.DataFrame([dict(zip(names, row[:-1], strict=True))])
+    old, new = (load_version(uri, "finflow-categorizer", v) for v in (before, "2"))
+    travel = [list(m.classes_).index("travel") for m in (old, new)]
+    assert new.predict_proba(frame)[0, travel[1]] > old.predict_proba(frame)[0, travel[0]]
+    assert predict_with_confidence(old, frame)["category"].iloc[0] == wrong

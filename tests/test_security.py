@@ -49,7 +49,7 @@ def test_database_password_is_masked_for_logs_and_ui():
 
 
 def test_report_csv_cells_never_run_as_formulas(tmp_path):
-    rows = [("=HYPERLINK(\"http://evil\")", "+1+2", "-3", "@SUM(A1)", "\t=1", -12.5, "plain")]
+    rows = [('=HYPERLINK("http://evil")', "+1+2", "-3", "@SUM(A1)", "\t=1", -12.5, "plain")]
     path = write_csv(tmp_path / "report.csv", ["a", "b", "c", "d", "e", "amount", "f"], rows)
     with path.open(newline="") as handle:
         cells = list(csv.reader(handle))[1]

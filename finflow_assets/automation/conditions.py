@@ -6,7 +6,8 @@
 - dbt models, scoring and reports carry ``DOWNSTREAM_OF_NEW_DATA``: brought up to date within a tick of a new
   landing by ``finflow_automation``, the one automation-condition sensor (on by default). dbt models also rebuild
   when their SQL or seed CSV changes (an analyst edited a rule).
-- Training: once when no model exists, then nightly; the daily e-mail: a cron condition after the reports updated.
+- Training: once when no model exists, then the nightly schedule (``retraining.py``); the daily e-mail: a cron
+  condition after the reports updated.
 """
 
 import os
@@ -42,10 +43,11 @@ FILE_DROP_CONDITION = (dg.AutomationCondition.missing() & ~dg.AutomationConditio
     "first run at start (then its file-drop sensor)"
 )
 
-TRAINING_CONDITION = (
-    (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing() & _idle)
-    | dg.AutomationCondition.on_cron(RETRAIN_CRON, cron_timezone="UTC")
-).with_label(f"first time, then nightly ({RETRAIN_CRON} UTC)")
+# Training: once when no model exists (retraining is the nightly schedule and the review-decisions sensor,
+# automation/retraining.py).
+TRAINING_CONDITION = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing() & _idle).with_label(
+    "first time (then the nightly retraining schedule)"
+)
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "finflow_automation",

@@ -1,109 +1,410 @@
-"""Thin Dagster assets around the ``ml`` library: train and register the categorizer, score transactions."""
+"""Thin Dagster assets around the ``ml`` library: train, register and gate the categorizer and the anomaly model;
+score new transactions with each champion (incremental: only rows not scored yet); rebuild the review queue.
 
+Graph: dbt (validated, rule-categorized) -> categorizer_model -> transaction_categories -> anomaly_model ->
+transaction_anomalies -> fct_transactions (dbt, tag ``enriched``, reads both ``ml`` tables and the reviewers'
+decisions as sources) -> review_queue.
+
+Training is the slow part, so it does not run on every tick: a training asset trains when its model has no champion
+yet, or when the run asks for it (tag ``finflow/retrain``: the daily retrain schedule, the review-decisions sensor,
+``finflow train``, or ``FINFLOW_RETRAIN=always``); otherwise it records that the champion stays and the scoring
+assets go straight on with it.
+"""
+
+import os
 import time
 
 import dagster as dg
 import pandas as pd
 
+from ..notify.resource import NotifierResource
 from ..resources import DataFolderResource, MlflowResource, WarehouseResource
 from ..settings import mlflow_artifact_root
-from .scores import SCORES_DDL, copy_scores, unscored_transactions
+from ..transform.assets import finflow_dbt_models
+from .review import rebuild_queue
+from .scores import (
+    anomaly_frame,
+    copy_anomalies,
+    copy_categories,
+    ensure_tables,
+    labeled_history,
+    unscored_transactions,
+)
 
 CATEGORIZER = "finflow-categorizer"
-EXPERIMENT = "finflow-categorizer"
-
-
-def _load_history(data_folder: DataFolderResource) -> pd.DataFrame:
-    files = sorted(data_folder.paths().history.glob("*.csv"))
-    if not files:
-        raise dg.Failure(
-            f"no labeled history in {data_folder.paths().history}: add a CSV with columns "
-            "date, description, amount, currency, category (or run `finflow demo`)"
-        )
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-
-
-@dg.asset(
-    group_name="ml",
-    kinds={"mlflow", "scikitlearn"},
-    description="Categorizer trained on labeled history, logged to MLflow and registered; promoted to "
-    "`champion` when it is at least as accurate as the current champion.",
+ANOMALY = "finflow-anomaly"
+RETRAIN_TAG = "finflow/retrain"
+VALIDATED = dg.AssetKey("int_transactions__validated")
+RULE_CATEGORIZED = dg.AssetKey("int_transactions__rule_categorized")
+FACTS = dg.AssetKey("fct_transactions")
+RECONCILIATION = dg.AssetKey("fct_reconciliation")
+TAXONOMY = frozenset(
+    {
+        "revenue_card_sales",
+        "revenue_invoice_payment",
+        "refund_chargeback",
+        "payment_processing_fee",
+        "bank_fee_interest",
+        "payroll",
+        "payroll_tax",
+        "tax",
+        "rent_facilities",
+        "utilities_telecom",
+        "software_saas",
+        "cloud_hosting",
+        "travel",
+        "meals_entertainment",
+        "office_supplies_equipment",
+        "marketing_advertising",
+        "professional_services",
+        "insurance",
+        "loan_financing",
+        "internal_transfer",
+        "payout_settlement",
+        "uncategorized",
+    }
 )
-def categorizer_model(
-    context: dg.AssetExecutionContext, data_folder: DataFolderResource, mlflow_store: MlflowResource
-) -> dg.MaterializeResult:
-    from ml.categorizer import SKOPS_TRUSTED_TYPES, train_categorizer
-    from ml.features import CATEGORIZER_INPUT_COLUMNS
-    from ml.registry import champion_version, log_sklearn_model, set_champion
 
-    history = _load_history(data_folder)
-    started = time.perf_counter()
-    trained = train_categorizer(history)
-    context.log.info(f"trained on {trained.train_rows} rows, tested on {trained.test_rows}: {trained.metrics}")
-    uri = mlflow_store.tracking_uri()
-    registered = log_sklearn_model(
-        uri,
-        experiment=EXPERIMENT,
-        model_name=CATEGORIZER,
-        model=trained.pipeline,
-        input_example=history[list(CATEGORIZER_INPUT_COLUMNS)].head(5),
-        params={"history_rows": len(history), "train_rows": trained.train_rows, "test_rows": trained.test_rows},
-        metrics=trained.metrics,
-        artifact_location=mlflow_artifact_root(),
-        trusted_types=SKOPS_TRUSTED_TYPES,
-    )
-    previous = champion_version(uri, CATEGORIZER)
-    set_champion(uri, CATEGORIZER, registered.version)
+
+def training_history(data_folder: DataFolderResource, warehouse: WarehouseResource) -> tuple[pd.DataFrame, dict]:
+    """All labeled rows: the data folder's history files, the ledger's account categories and reviewers' category
+    decisions (``origin`` says which), and the row count of each."""
+    from ml.simulated import load_history_files
+
+    parts = {"history_files": load_history_files(data_folder.paths().history)}
+    with warehouse.connect() as conn:
+        ensure_tables(conn)
+        conn.commit()
+        parts.update(labeled_history(conn))
+    sources = {name: len(frame) for name, frame in parts.items()}
+    frames = [frame.assign(origin=name) for name, frame in parts.items() if len(frame)]
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), sources
+
+
+def retrain_requested(context: dg.AssetExecutionContext) -> str | None:
+    """Why this run retrains (the run's ``finflow/retrain`` tag or ``FINFLOW_RETRAIN=always``), or None."""
+    if os.environ.get("FINFLOW_RETRAIN", "").strip().lower() == "always":
+        return "FINFLOW_RETRAIN=always"
+    tag = context.run.tags.get(RETRAIN_TAG)
+    return f"run tag {RETRAIN_TAG}={tag}" if tag else None
+
+
+def _mlflow_run_link(outcome) -> dict:  # noqa: ANN001 - ml.training.TrainingOutcome
+    """The run's address in the MLflow UI (``FINFLOW_MLFLOW_UI_URL``, default a local ``mlflow ui``)."""
+    base = os.environ.get("FINFLOW_MLFLOW_UI_URL", "http://127.0.0.1:5000").rstrip("/")
+    return {
+        "mlflow_run": dg.MetadataValue.url(f"{base}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"),
+        "mlflow_run_id": outcome.run_id,
+    }
+
+
+def _training_metadata(outcome, seconds: float, keys: tuple[str, ...]) -> dict:  # noqa: ANN001 - TrainingOutcome
+    metadata = {
+        "trained": True,
+        "model": f"{outcome.model_name} v{outcome.version}",
+        **_mlflow_run_link(outcome),
+        "promoted": outcome.promoted,
+        "champion_version": outcome.champion_version,
+        "previous_champion": outcome.promotion.previous_version or "none",
+        "gate": outcome.promotion.reason,
+        "train_seconds": round(seconds, 2),
+    }
+    for key in keys:
+        if key in outcome.metrics:
+            metadata[key] = dg.MetadataValue.float(float(outcome.metrics[key]))
+    return metadata
+
+
+def _kept_champion(context: dg.AssetExecutionContext, uri: str, model_name: str) -> dg.MaterializeResult | None:
+    """When this run does not retrain and a champion exists: a result saying the champion stays (else None)."""
+    from ml.registry import champion_version
+
+    if retrain_requested(context):
+        return None
+    version = champion_version(uri, model_name)
+    if version is None:
+        return None
+    context.log.info(f"{model_name}: champion v{version} stays (retrains on the daily schedule or after new decisions)")
     return dg.MaterializeResult(
         metadata={
-            "model_version": registered.version,
-            "previous_champion": previous or "none",
-            "mlflow_run_id": registered.run_id,
-            "accuracy": trained.metrics["accuracy"],
-            "macro_f1": trained.metrics["macro_f1"],
-            "history_rows": len(history),
-            "train_seconds": round(time.perf_counter() - started, 2),
+            "trained": False,
+            "champion_version": version,
+            "model": f"{model_name} v{version}",
+            "why_not_trained": "a champion exists; retraining runs on the daily schedule, after enough new review "
+            f"decisions, with `finflow train`, or with the run tag {RETRAIN_TAG}",
         }
     )
 
 
 @dg.asset(
     group_name="ml",
-    deps=[
-        dg.AssetKey("int_transactions__validated"),
-        dg.AssetKey("int_transactions__rule_categorized"),
-        categorizer_model,
-    ],
+    deps=[VALIDATED],
+    kinds={"mlflow", "scikitlearn"},
+    description="Categorizer trained on labeled history (history files, the ledger's account categories, reviewers' "
+    "decisions), time-split: threshold chosen on validation days, measured on the newest days; logged to MLflow and "
+    "registered as `finflow-categorizer`, promoted to `champion` only if it is at least as accurate as the current "
+    "champion on the same held-out days. Trains when there is no champion or the run asks to retrain.",
+)
+def categorizer_model(
+    context: dg.AssetExecutionContext,
+    data_folder: DataFolderResource,
+    warehouse: WarehouseResource,
+    mlflow_store: MlflowResource,
+) -> dg.MaterializeResult:
+    uri = mlflow_store.tracking_uri()
+    kept = _kept_champion(context, uri, CATEGORIZER)
+    if kept is not None:
+        return kept
+    from ml.training import train_and_register_categorizer
+
+    history, sources = training_history(data_folder, warehouse)
+    if history.empty:
+        raise dg.Failure(
+            f"no labeled history: add a CSV with columns date, description, amount, currency, category to "
+            f"{data_folder.paths().history} (or run `finflow demo`), or land ERP ledger lines"
+        )
+    started = time.perf_counter()
+    outcome = train_and_register_categorizer(history, uri, artifact_location=mlflow_artifact_root(), sources=sources)
+    context.log.info(f"{outcome.model_name} v{outcome.version}: {outcome.promotion.reason}")
+    metadata = _training_metadata(
+        outcome,
+        time.perf_counter() - started,
+        ("accuracy", "macro_f1", "auto_accuracy", "coverage", "threshold", "ece", "rows"),
+    )
+    metadata.update({f"rows_{name}": count for name, count in sources.items()})
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name="ml",
+    deps=[VALIDATED, RULE_CATEGORIZED, categorizer_model],
     kinds={"postgres", "scikitlearn"},
-    description="Category and confidence from the champion model for every valid transaction that no analyst "
-    "rule categorized, scored once (incremental).",
+    description="Category for every valid transaction no analyst rule categorized, scored once (incremental) by the "
+    "champion: applied (method `ml`) when its confidence reaches the champion's auto-apply threshold, else left "
+    "`uncategorized` with `needs_review` and the prediction as a suggestion. Ledger lines keep their ledger account's "
+    "category (method `human`). Each row records the model version that scored it.",
 )
 def transaction_categories(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
 ) -> dg.MaterializeResult:
-    from ml.categorizer import predict_with_confidence
-    from ml.registry import load_champion
+    from ml.categorizer import route_predictions
+    from ml.training import load_categorizer_champion
 
-    model, version = load_champion(mlflow_store.tracking_uri(), CATEGORIZER)
+    champion = load_categorizer_champion(mlflow_store.tracking_uri())
     started = time.perf_counter()
     with warehouse.connect() as conn:
-        conn.execute(SCORES_DDL)
+        ensure_tables(conn)
         frame = unscored_transactions(conn)
-        if frame.empty:
-            context.log.info("no new transactions to score")
-            scored = 0
-        else:
-            predictions = predict_with_confidence(model, frame)
-            scored = copy_scores(conn, frame["transaction_id"], predictions, CATEGORIZER, version)
+        ledger = frame["ledger_category"].isin(TAXONOMY)
+        rows = []
+        if ledger.any():
+            booked = frame[ledger]
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "transaction_id": booked["transaction_id"],
+                        "category": booked["ledger_category"],
+                        "predicted_category": booked["ledger_category"],
+                        "confidence": 1.0,
+                        "method": "human",
+                        "needs_review": False,
+                        "model_name": "erp_gl",
+                        "model_version": "ledger",
+                        "auto_apply_threshold": None,
+                    }
+                )
+            )
+        scored = frame[~ledger]
+        if len(scored):
+            routed = route_predictions(champion.model, scored, champion.threshold)
+            rows.append(
+                routed.assign(
+                    transaction_id=scored["transaction_id"],
+                    method="ml",
+                    model_name=CATEGORIZER,
+                    model_version=champion.version,
+                    auto_apply_threshold=champion.threshold,
+                )
+            )
+        written = copy_categories(conn, pd.concat(rows, ignore_index=True)) if rows else 0
         conn.commit()
     seconds = time.perf_counter() - started
+    to_review = int(rows[-1]["needs_review"].sum()) if len(scored) else 0
+    by_model = int(len(scored))
+    context.log.info(f"scored {written} transactions with {CATEGORIZER} v{champion.version}; {to_review} to review")
     return dg.MaterializeResult(
         metadata={
-            "rows_scored": scored,
-            "model": f"{CATEGORIZER} v{version}",
-            "rows_per_second": round(scored / seconds) if scored else 0,
+            "rows_scored": written,
+            "rows_from_ledger": int(ledger.sum()),
+            "auto_applied": by_model - to_review,
+            "to_review": to_review,
+            "coverage": dg.MetadataValue.float((by_model - to_review) / by_model if by_model else 1.0),
+            "auto_apply_threshold": dg.MetadataValue.float(champion.threshold),
+            "model": f"{CATEGORIZER} v{champion.version}",
+            "rows_per_second": round(written / seconds) if written else 0,
         }
     )
 
 
-intelligence_assets = [categorizer_model, transaction_categories]
+def _anomaly_rows(warehouse: WarehouseResource, training: bool) -> pd.DataFrame:
+    with warehouse.connect() as conn:
+        ensure_tables(conn)
+        conn.commit()
+        frame = anomaly_frame(conn, training=training)
+    for column in ("scored", "is_flagged"):
+        frame[column] = frame[column].astype(str).str.lower().isin(("t", "true", "1"))
+    frame["booked_date"] = pd.to_datetime(frame["booked_date"])
+    return frame
+
+
+@dg.asset(
+    group_name="ml",
+    deps=[VALIDATED, RULE_CATEGORIZED, "transaction_categories"],
+    kinds={"mlflow", "scikitlearn"},
+    description="Anomaly detector (finance signals + IsolationForest) fitted on the recent transactions but the "
+    "newest days, measured there (queue share; recall and precision on injected synthetic anomalies), logged to "
+    "MLflow and registered as `finflow-anomaly`; promoted to `champion` only if its F1 on the same held-out days "
+    "and injections is at least the champion's. Trains when there is no champion or the run asks to retrain.",
+)
+def anomaly_model(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
+) -> dg.MaterializeResult:
+    uri = mlflow_store.tracking_uri()
+    kept = _kept_champion(context, uri, ANOMALY)
+    if kept is not None:
+        return kept
+    from ml.training import train_and_register_anomaly_model
+
+    frame = _anomaly_rows(warehouse, training=True)
+    if frame.empty:
+        raise dg.Failure("no valid transactions to learn the anomaly model from yet")
+    started = time.perf_counter()
+    outcome = train_and_register_anomaly_model(
+        frame.drop(columns=["scored"]), uri, artifact_location=mlflow_artifact_root()
+    )
+    context.log.info(f"{outcome.model_name} v{outcome.version}: {outcome.promotion.reason}")
+    metadata = _training_metadata(
+        outcome,
+        time.perf_counter() - started,
+        (
+            "queue_share",
+            "flagged_per_day",
+            "injected_recall",
+            "injected_precision",
+            "injected_f1",
+            "holdout_rows",
+            "history_rows",
+        ),
+    )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name="ml",
+    deps=[VALIDATED, "transaction_categories", anomaly_model],
+    kinds={"postgres", "scikitlearn"},
+    description="Anomaly score in [0, 1], flag (score >= FINFLOW_ANOMALY_THRESHOLD, default 0.95) and reasons for "
+    "every valid transaction not scored yet (incremental), against the transactions before it; scored by the "
+    "champion, whose version each row records. Scores above the alert threshold are sent at once.",
+)
+def transaction_anomalies(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow_store: MlflowResource,
+    notifier: NotifierResource,
+) -> dg.MaterializeResult:
+    from ml.anomaly import anomaly_input, configured_threshold
+    from ml.registry import load_champion
+
+    from ..automation.alerts import send_anomaly_alert
+
+    model, version = load_champion(mlflow_store.tracking_uri(), ANOMALY)
+    threshold = configured_threshold()
+    frame = _anomaly_rows(warehouse, training=False)
+    started = time.perf_counter()
+    batch = frame[~frame["scored"]]
+    history = frame[frame["scored"]]
+    if batch.empty:
+        context.log.info("no new transactions to score")
+        return dg.MaterializeResult(metadata={"rows_scored": 0, "model": f"{ANOMALY} v{version}"})
+    scores = model.score(anomaly_input(batch), anomaly_input(history) if len(history) else None, threshold)
+    rows = pd.DataFrame(
+        {
+            "transaction_id": batch["transaction_id"],
+            "anomaly_score": scores["anomaly_score"].clip(0.0, 1.0),
+            "is_anomaly": scores["is_anomaly"],
+            "anomaly_reasons": scores["anomaly_reasons"],
+            "threshold": threshold,
+            "model_name": ANOMALY,
+            "model_version": version,
+        }
+    )
+    with warehouse.connect() as conn:
+        written = copy_anomalies(conn, rows)
+        conn.commit()
+    seconds = time.perf_counter() - started
+    flagged = int(rows["is_anomaly"].sum())
+    alerts = batch.assign(**{c: rows[c] for c in ("anomaly_score", "anomaly_reasons")})
+    report = send_anomaly_alert(notifier, alerts.to_dict("records"))
+    if report is not None:
+        context.log.info(f"anomaly alert sent: {report}")
+    context.log.info(f"scored {written} transactions with {ANOMALY} v{version}; {flagged} flagged")
+    return dg.MaterializeResult(
+        metadata={
+            "rows_scored": written,
+            "flagged": flagged,
+            "queue_share": dg.MetadataValue.float(flagged / written if written else 0.0),
+            "threshold": dg.MetadataValue.float(threshold),
+            "history_rows": len(history),
+            "model": f"{ANOMALY} v{version}",
+            "rows_per_second": round(written / seconds) if seconds > 0 else 0,
+        }
+    )
+
+
+review_decisions = dg.AssetSpec(
+    "review_decisions",
+    group_name="review",
+    kinds={"postgres"},
+    description="Reviewers' decisions (table review.review_decisions), recorded with `finflow review decide`: "
+    "approve, recategorize, mark not anomalous; who and when. Read by fct_transactions (a decision overrides the "
+    "models) and by the next training runs; the review_decisions_sensor applies new ones and triggers retraining.",
+)
+
+# the reconciliation mart is built beside this project's own models; the queue waits for it when it exists
+_QUEUE_DEPS = [FACTS, review_decisions] + ([RECONCILIATION] if RECONCILIATION in finflow_dbt_models.keys else [])
+
+
+@dg.asset(
+    group_name="review",
+    deps=_QUEUE_DEPS,
+    kinds={"postgres"},
+    description="The review queue (table review.review_queue): flagged anomalies still pending, categories the "
+    "model was not confident enough to apply, and unmatched or partially matched reconciliation items (when "
+    "marts.fct_reconciliation exists), each with its reason; items already decided are left out.",
+)
+def review_queue(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as conn:
+        counts = rebuild_queue(conn)
+        transactions = conn.execute("select count(*) from marts.fct_transactions").fetchone()[0]
+        conn.commit()
+    anomalies_and_categories = counts["anomaly"] + counts["category"]
+    return dg.MaterializeResult(
+        metadata={
+            **{f"{item}_items": count for item, count in counts.items()},
+            "items": sum(counts.values()),
+            "transaction_share": dg.MetadataValue.float(
+                anomalies_and_categories / transactions if transactions else 0.0
+            ),
+        }
+    )
+
+
+intelligence_assets = [
+    categorizer_model,
+    transaction_categories,
+    anomaly_model,
+    transaction_anomalies,
+    review_decisions,
+    review_queue,
+]

@@ -1,11 +1,25 @@
-"""The ``ml`` schema tables the scoring assets write, and the queries that feed them."""
+"""The ``ml`` schema tables the scoring assets write, and the queries that feed the models.
+
+``ml.transaction_categories``: one row per scored transaction. ``category`` is what is applied: the model's
+prediction when its confidence reaches the champion's auto-apply threshold, else ``uncategorized`` with
+``needs_review`` true (the prediction stays in ``predicted_category`` as the reviewer's suggestion). Rows a ledger
+line already categorizes (the ERP's account -> category) are recorded as ``human`` with the ledger as the source.
+
+``ml.transaction_anomalies``: one row per scored transaction: score in [0, 1], the flag at the threshold in force
+when it was scored, human-readable reasons, and the model version.
+"""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
+
+from .review import REVIEW_DDL
 
 SCORES_DDL = """
 create schema if not exists ml;
@@ -18,35 +32,249 @@ create table if not exists ml.transaction_categories (
     model_version text,
     scored_at timestamptz not null default now()
 );
+alter table ml.transaction_categories add column if not exists predicted_category text;
+alter table ml.transaction_categories add column if not exists needs_review boolean not null default false;
+alter table ml.transaction_categories add column if not exists auto_apply_threshold double precision;
+create table if not exists ml.transaction_anomalies (
+    transaction_id text primary key,
+    anomaly_score double precision not null check (anomaly_score between 0 and 1),
+    is_anomaly boolean not null,
+    anomaly_reasons text not null default '',
+    threshold double precision not null,
+    model_name text not null,
+    model_version text not null,
+    scored_at timestamptz not null default now()
+);
 """
 
 
+def ensure_tables(conn: psycopg.Connection) -> None:
+    """The ``ml`` tables the scoring assets write and the ``review`` tables (dbt reads both as sources)."""
+    conn.execute(SCORES_DDL)
+    conn.execute(REVIEW_DDL)
+
+
+VALIDATED = "validation.int_transactions__validated"
+RULES = "intermediate.int_transactions__rule_categorized"
+DECISIONS = "review.review_decisions"  # reviewers' decisions (see review.py)
+LOOKBACK_DAYS = 60  # how far back the anomaly signals look (two monthly billing cycles); the cost grows with it
+
+
+def read_frame(conn: psycopg.Connection, query: sql.Composable | str, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """A query's rows through ``COPY ... TO STDOUT`` (CSV): an order of magnitude faster than fetching rows one by
+    one for large frames. ``text_columns`` stay strings (empty text and NULL both become "")."""
+    buffer = io.BytesIO()
+    statement = sql.SQL("copy ({}) to stdout with (format csv, header true)").format(
+        sql.SQL(query) if isinstance(query, str) else query
+    )
+    with conn.cursor().copy(statement) as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    text = list(text_columns)
+    frame = pd.read_csv(buffer, dtype={column: object for column in text}, keep_default_na=False, na_values=[""])
+    for column in text:
+        if column in frame.columns:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "")
+    return frame
+
+
+def relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+# --------------------------------------------------------------------------------------------- categorizer
+
+
 def unscored_transactions(conn: psycopg.Connection) -> pd.DataFrame:
-    """Valid transactions that no analyst rule categorized and the model has not scored yet (incremental)."""
-    rows = conn.execute(
-        """
-        select t.transaction_id, t.description_raw as description, t.amount::float8 as amount
-        from validation.int_transactions__validated t
-        left join intermediate.int_transactions__rule_categorized r using (transaction_id)
+    """Valid transactions that no analyst rule categorized and nothing has scored yet (incremental), with the
+    fields the categorizer reads and, for ledger lines, the category the ledger booked them to."""
+    return read_frame(
+        conn,
+        f"""
+        select t.transaction_id, t.source, t.description_raw as description, t.counterparty_raw as counterparty,
+               t.reference, t.amount::float8 as amount, t.currency, t.transaction_type,
+               case when t.source = 'erp_gl' then t.extra -> 'raw' ->> 'category' end as ledger_category
+        from {VALIDATED} t
+        left join {RULES} r using (transaction_id)
         left join ml.transaction_categories c using (transaction_id)
         where t.validation_status <> 'quarantined' and t.duplicate_of is null
           and r.transaction_id is null and c.transaction_id is null
-        """
-    ).fetchall()
-    return pd.DataFrame(rows, columns=["transaction_id", "description", "amount"])
+        """,  # noqa: S608 - constants only
+        text_columns=(
+            "transaction_id",
+            "source",
+            "description",
+            "counterparty",
+            "reference",
+            "currency",
+            "transaction_type",
+            "ledger_category",
+        ),
+    )
 
 
-def copy_scores(
-    conn: psycopg.Connection, ids: Iterable[str], predictions: pd.DataFrame, model_name: str, version: str
-) -> int:
-    count = 0
-    with conn.cursor().copy(
-        "copy ml.transaction_categories (transaction_id, category, confidence, method, model_name, model_version)"
-        " from stdin"
-    ) as copy:
-        for transaction_id, category, confidence in zip(
-            ids, predictions["category"], predictions["confidence"], strict=True
-        ):
-            copy.write_row((transaction_id, category, float(confidence), "ml", model_name, version))
-            count += 1
-    return count
+LABELED_TEXT_COLUMNS = (
+    "description",
+    "counterparty",
+    "reference",
+    "currency",
+    "source",
+    "transaction_type",
+    "category",
+)
+
+
+def labeled_history(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
+    """Labeled rows the warehouse holds: ledger lines with the category of the account they were booked to, and
+    analysts' corrections (when the review tables exist). The ledger's own account fields are never inputs (they
+    encode the answer); an unlinked ledger line has no source or type."""
+    found: dict[str, pd.DataFrame] = {}
+    if relation_exists(conn, VALIDATED):
+        # a ledger line that reconciliation linked to the payment it mirrors (duplicate_of) labels that payment's
+        # own row, with its source, type and counterparty: exactly what the model sees when scoring; an unlinked
+        # ledger line labels its own text
+        found["ledger"] = read_frame(
+            conn,
+            f"""
+            select coalesce(p.booked_date, g.booked_date) as date,
+                   coalesce(p.description_raw, g.description_raw) as description,
+                   case when p.transaction_id is null then g.counterparty_raw else p.counterparty_raw end
+                       as counterparty,
+                   p.reference, coalesce(p.amount, g.amount)::float8 as amount,
+                   coalesce(p.currency, g.currency) as currency, p.source, p.transaction_type,
+                   g.extra -> 'raw' ->> 'category' as category
+            from {VALIDATED} g
+            left join {VALIDATED} p on p.transaction_id = g.duplicate_of and p.source <> 'erp_gl'
+            where g.source = 'erp_gl' and g.validation_status <> 'quarantined' and g.booked_date is not null
+              and g.extra -> 'raw' ->> 'category' is not null
+            """,  # noqa: S608 - constants only
+            text_columns=LABELED_TEXT_COLUMNS,
+        )
+    if relation_exists(conn, VALIDATED):
+        # the latest category decision per transaction (recategorized, or a suggestion approved)
+        found["corrections"] = read_frame(
+            conn,
+            f"""
+            with latest as (
+                select distinct on (transaction_id) transaction_id, category
+                from {DECISIONS}
+                where item_type = 'category' and transaction_id is not null
+                order by transaction_id, decision_id desc
+            )
+            select t.booked_date as date, t.description_raw as description, t.counterparty_raw as counterparty,
+                   t.reference, t.amount::float8 as amount, t.currency, t.source, t.transaction_type, d.category
+            from latest d join {VALIDATED} t using (transaction_id)
+            where t.booked_date is not null
+            """,  # noqa: S608 - constants only
+            text_columns=LABELED_TEXT_COLUMNS,
+        )
+    return found
+
+
+def copy_categories(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
+    """Append scored rows (columns: transaction_id, category, predicted_category, confidence, method, needs_review,
+    model_name, model_version, auto_apply_threshold) with COPY."""
+    columns = [
+        "transaction_id",
+        "category",
+        "predicted_category",
+        "confidence",
+        "method",
+        "needs_review",
+        "model_name",
+        "model_version",
+        "auto_apply_threshold",
+    ]
+    return _copy(conn, "transaction_categories", rows, columns)
+
+
+# --------------------------------------------------------------------------------------------- anomalies
+
+
+def anomaly_frame(conn: psycopg.Connection, lookback_days: int = LOOKBACK_DAYS, training: bool = False) -> pd.DataFrame:
+    """Every valid transaction from ``lookback_days`` before the oldest unscored one on (none when everything is
+    scored), with the detector's inputs, its category (a reviewer's, else the rule's, else the model's prediction),
+    whether it was scored and whether it was flagged (a flag a reviewer dismissed as not anomalous no longer counts:
+    the row sets baselines again). ``training``: the last ``lookback_days`` of everything instead."""
+    anchor = "max(v.booked_date)" if training else "min(v.booked_date) filter (where a.transaction_id is null)"
+    return read_frame(
+        conn,
+        f"""
+        with decisions as (
+            select distinct on (transaction_id, item_type) transaction_id, item_type, decision, category
+            from {DECISIONS}
+            where transaction_id is not null
+            order by transaction_id, item_type, decision_id desc
+        ),
+        valid as (
+            select * from {VALIDATED}
+            where validation_status <> 'quarantined' and duplicate_of is null and booked_date is not null
+        ),
+        since as (
+            select {anchor} - {int(lookback_days)} as day
+            from valid v left join ml.transaction_anomalies a using (transaction_id)
+        )
+        select t.transaction_id, t.source, t.booked_date, t.amount::float8 as amount,
+               coalesce(t.amount_base, t.amount)::float8 as amount_base, t.currency,
+               t.description_raw as description, t.counterparty_raw as counterparty,
+               coalesce(dc.category, r.category, c.predicted_category, c.category, 'uncategorized') as category,
+               t.extra ->> 'card_last4' as instrument,
+               coalesce(t.extra ->> 'created_at', t.extra ->> 'initiated_at') as occurred_at,
+               a.transaction_id is not null as scored,
+               coalesce(a.is_anomaly, false) and da.decision is distinct from 'not_anomalous' as is_flagged
+        from valid t
+        left join {RULES} r using (transaction_id)
+        left join ml.transaction_categories c using (transaction_id)
+        left join ml.transaction_anomalies a using (transaction_id)
+        left join decisions dc on dc.transaction_id = t.transaction_id and dc.item_type = 'category'
+        left join decisions da on da.transaction_id = t.transaction_id and da.item_type = 'anomaly'
+        where t.booked_date >= (select day from since)
+        """,  # noqa: S608 - constants, a fixed expression and an int only
+        text_columns=(
+            "transaction_id",
+            "source",
+            "currency",
+            "description",
+            "counterparty",
+            "category",
+            "instrument",
+            "occurred_at",
+        ),
+    )
+
+
+def copy_anomalies(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
+    """Append scored rows (transaction_id, anomaly_score, is_anomaly, anomaly_reasons, threshold, model_name,
+    model_version) with COPY."""
+    columns = [
+        "transaction_id",
+        "anomaly_score",
+        "is_anomaly",
+        "anomaly_reasons",
+        "threshold",
+        "model_name",
+        "model_version",
+    ]
+    return _copy(conn, "transaction_anomalies", rows, columns)
+
+
+def _copy(conn: psycopg.Connection, table: str, rows: pd.DataFrame, columns: list[str]) -> int:
+    statement = sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier("ml", table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    values = rows[columns].astype(object).where(rows[columns].notna(), None)
+    with conn.cursor().copy(statement) as copy:
+        for record in values.itertuples(index=False, name=None):
+            copy.write_row(tuple(_plain(value) for value in record))
+    return len(rows)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

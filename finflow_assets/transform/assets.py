@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from ..intelligence.scores import SCORES_DDL
+from ..intelligence.scores import ensure_tables
 from ..resources import WarehouseResource
 from ..sources.raw_tables import ensure_raw_schema, ensure_raw_table
 from ..sources.registry import SOURCES
@@ -40,7 +40,7 @@ def _prepare_warehouse(warehouse: WarehouseResource) -> None:
         ensure_raw_schema(conn)
         for spec in SOURCES:
             ensure_raw_table(conn, spec.raw_table)
-        conn.execute(SCORES_DDL)
+        ensure_tables(conn)
 
 
 ENRICHED = "tag:enriched"

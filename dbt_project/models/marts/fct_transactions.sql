@@ -1,6 +1,11 @@
 {{ config(tags=['enriched']) }}
 -- The unified transaction (DESIGN.md): one row per real transaction that passed the blocking rules, signed
 -- (+ in, - out), with base-currency amount, category (human > rule > ML) and lineage to the raw row.
+-- ML categories below the champion's auto-apply threshold are not applied: such a row stays 'uncategorized' with
+-- category_needs_review and the model's guess in suggested_category (the review queue). Anomaly score in [0, 1],
+-- flag and reasons come from the anomaly model (ml.transaction_anomalies); unscored rows have nulls.
+-- A reviewer's latest decision (review.review_decisions) overrides both: a category decision is applied with
+-- method 'human', and an anomaly marked not anomalous is no longer flagged.
 with validated as (
     select * from {{ ref('int_transactions__validated') }}
     where validation_status <> 'quarantined' and duplicate_of is null
@@ -12,6 +17,25 @@ rule_categories as (
 
 ml_categories as (
     select * from {{ source('ml', 'transaction_categories') }}
+),
+
+ml_anomalies as (
+    select * from {{ source('ml', 'transaction_anomalies') }}
+),
+
+category_decisions as (
+    -- the latest category decision per transaction (approve records the category it approved)
+    select distinct on (transaction_id) transaction_id, category, reviewer
+    from {{ source('review', 'review_decisions') }}
+    where item_type = 'category' and transaction_id is not null
+    order by transaction_id, decision_id desc
+),
+
+anomaly_decisions as (
+    select distinct on (transaction_id) transaction_id, decision
+    from {{ source('review', 'review_decisions') }}
+    where item_type = 'anomaly' and transaction_id is not null
+    order by transaction_id, decision_id desc
 )
 
 select
@@ -36,17 +60,40 @@ select
     validated.deliveries,
     validated.validation_status,
     validated.warning_rules,
-    coalesce(rule_categories.category, ml_categories.category, 'uncategorized') as category,
+    coalesce(category_decisions.category, rule_categories.category, ml_categories.category, 'uncategorized')
+        as category,
     case
-        when rule_categories.category is not null then 1.0
+        when category_decisions.category is not null or rule_categories.category is not null then 1.0
         else ml_categories.confidence
     end as category_confidence,
     case
+        when category_decisions.category is not null then 'human'
         when rule_categories.category is not null then 'rule'
         when ml_categories.category is not null then ml_categories.method
     end as category_method,
-    coalesce(rule_categories.category_rule_id, ml_categories.model_name || '@' || ml_categories.model_version)
-        as categorized_by,
+    coalesce(
+        'review:' || category_decisions.reviewer,
+        rule_categories.category_rule_id,
+        ml_categories.model_name || '@' || ml_categories.model_version
+    ) as categorized_by,
+    category_decisions.category is null and rule_categories.category is null
+        and coalesce(ml_categories.needs_review, false) as category_needs_review,
+    case
+        when category_decisions.category is null and rule_categories.category is null and ml_categories.needs_review
+            then ml_categories.predicted_category
+    end as suggested_category,
+    ml_anomalies.anomaly_score,
+    ml_anomalies.is_anomaly and anomaly_decisions.decision is distinct from 'not_anomalous' as anomaly_flagged,
+    case
+        when ml_anomalies.is_anomaly then
+            case anomaly_decisions.decision
+                when 'approve' then 'confirmed'
+                when 'not_anomalous' then 'dismissed'
+                else 'pending'
+            end
+    end as anomaly_review_status,
+    nullif(ml_anomalies.anomaly_reasons, '') as anomaly_reasons,
+    ml_anomalies.model_name || '@' || ml_anomalies.model_version as anomaly_scored_by,
     validated.load_id,
     validated.source_file,
     validated.source_row,
@@ -54,3 +101,6 @@ select
 from validated
 left join rule_categories using (transaction_id)
 left join ml_categories using (transaction_id)
+left join ml_anomalies using (transaction_id)
+left join category_decisions using (transaction_id)
+left join anomaly_decisions using (transaction_id)

@@ -1,0 +1,289 @@
+"""The review queue and reviewers' decisions (plain psycopg: the Dagster asset and ``finflow review`` call this).
+
+``review.review_queue`` is rebuilt after ``fct_transactions``: flagged anomalies still pending, categories the model
+was not sure enough of, and (when the reconciliation mart exists) unmatched or partially matched reconciliation
+items, each with a reason. ``review.review_decisions`` is append-only: one row per decision with who and when; the
+latest decision per item wins. ``fct_transactions`` applies them (a category decision is applied as ``human``; an
+anomaly marked not anomalous is no longer flagged), the next categorizer training learns from the categories and
+the anomaly model stops excluding dismissed rows from its baselines.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+REVIEW_DDL = """
+create schema if not exists review;
+create table if not exists review.review_decisions (
+    decision_id bigserial primary key,
+    item_type text not null check (item_type in ('category', 'anomaly', 'reconciliation')),
+    item_id text not null,
+    transaction_id text,
+    decision text not null check (decision in ('approve', 'recategorize', 'not_anomalous')),
+    category text,
+    reviewer text not null check (reviewer <> ''),
+    decided_at timestamptz not null default now(),
+    note text not null default '',
+    constraint decision_fits_item check (
+        (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
+        or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
+        or (item_type = 'reconciliation' and decision = 'approve')
+    )
+);
+create index if not exists review_decisions_item on review.review_decisions (item_type, item_id, decision_id);
+create table if not exists review.review_queue (
+    item_type text not null,
+    item_id text not null,
+    transaction_id text,
+    source text,
+    booked_date date,
+    amount numeric,
+    currency text,
+    description text,
+    score double precision,
+    suggested_category text,
+    reason text not null,
+    model_version text,
+    queued_at timestamptz not null default now(),
+    primary key (item_type, item_id)
+);
+"""
+
+ITEM_TYPES = ("anomaly", "category", "reconciliation")
+DECISIONS = ("approve", "recategorize", "not_anomalous")
+RECONCILIATION = "marts.fct_reconciliation"
+QUEUE_COLUMNS = (
+    "item_type",
+    "item_id",
+    "transaction_id",
+    "source",
+    "booked_date",
+    "amount",
+    "currency",
+    "description",
+    "score",
+    "suggested_category",
+    "reason",
+    "model_version",
+)
+
+_UNDECIDED = "not exists (select 1 from review.review_decisions d where d.item_type = {} and d.item_id = {})"
+
+_ANOMALIES = """
+select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t.amount, t.currency,
+       t.description_raw, t.anomaly_score, null::text,
+       coalesce(t.anomaly_reasons, 'anomaly score ' || round(t.anomaly_score::numeric, 3)), t.anomaly_scored_by
+from marts.fct_transactions t
+where t.anomaly_flagged and t.anomaly_review_status = 'pending'
+  and not exists (
+      select 1 from review.review_decisions d where d.item_type = 'anomaly' and d.item_id = t.transaction_id
+  )
+"""
+
+_CATEGORIES = """
+select 'category', t.transaction_id, t.transaction_id, t.source, t.booked_date, t.amount, t.currency,
+       t.description_raw, t.category_confidence, t.suggested_category,
+       format('model confidence %s is below the auto-apply threshold %s; suggested %s',
+              round(t.category_confidence::numeric, 3), round(c.auto_apply_threshold::numeric, 3),
+              t.suggested_category),
+       t.categorized_by
+from marts.fct_transactions t
+left join ml.transaction_categories c using (transaction_id)
+where t.category_needs_review
+  and not exists (
+      select 1 from review.review_decisions d where d.item_type = 'category' and d.item_id = t.transaction_id
+  )
+"""
+
+
+def ensure_review_tables(conn: psycopg.Connection) -> None:
+    conn.execute(REVIEW_DDL)
+
+
+def relation_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    rows = conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+        (schema, table),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _reconciliation_query(conn: psycopg.Connection) -> sql.Composable | None:
+    """Unmatched and partially matched items of ``marts.fct_reconciliation`` when that mart exists (it is built
+    beside this one); only ``status`` is required, the other columns are used when present. An unmatched item
+    whose counterpart may still arrive (``within_window``) is not queued yet."""
+    if not relation_exists(conn, RECONCILIATION):
+        return None
+    columns = _columns(conn, "marts", "fct_reconciliation")
+    if "status" not in columns:
+        return None
+
+    def col(name: str, fallback: str = "null") -> sql.Composable:
+        return sql.SQL("r.{}").format(sql.Identifier(name)) if name in columns else sql.SQL(fallback)
+
+    sides = [c for c in ("left_transaction_id", "right_transaction_id") if c in columns]
+    transaction = (
+        sql.SQL("coalesce({})").format(sql.SQL(", ").join(col(c) for c in sides)) if sides else sql.SQL("null")
+    )
+    item_id = col("reconciliation_id", "md5(r::text)")
+    waiting = sql.SQL(" and r.within_window is not true") if "within_window" in columns else sql.SQL("")
+    detail = [sql.SQL("r.status")]
+    if "match_type" in columns:
+        detail.append(sql.SQL("r.match_type"))
+    reason = sql.SQL("concat_ws(' ', replace({}, '_', ' '), {}, {}, {})").format(
+        sql.SQL(" || ' ' || ").join(detail),
+        sql.SQL("'item'"),
+        sql.SQL("'off by ' || r.amount_difference") if "amount_difference" in columns else sql.SQL("null"),
+        sql.SQL("'(' || r.age_days || ' days old)'") if "age_days" in columns else sql.SQL("null"),
+    )
+    return sql.SQL(
+        """
+        select 'reconciliation', {item_id}::text, t.transaction_id, t.source, t.booked_date,
+               coalesce(t.amount, {expected}), t.currency, t.description_raw, null::float8, null::text,
+               {reason}, null::text
+        from {table} r
+        left join marts.fct_transactions t on t.transaction_id = {transaction}
+        where (r.status = 'unmatched'{waiting} or r.status = 'partially_matched')
+          and {undecided}
+        """
+    ).format(
+        item_id=item_id,
+        expected=col("expected_amount"),
+        reason=reason,
+        table=sql.SQL(RECONCILIATION),
+        transaction=transaction,
+        waiting=waiting,
+        undecided=sql.SQL(_UNDECIDED).format(sql.Literal("reconciliation"), item_id),
+    )
+
+
+def rebuild_queue(conn: psycopg.Connection) -> dict[str, int]:
+    """Replace the queue's contents with what is pending now (one transaction); returns the count per item type."""
+    ensure_review_tables(conn)
+    parts: list[sql.Composable] = [sql.SQL(_ANOMALIES), sql.SQL(_CATEGORIES)]
+    reconciliation = _reconciliation_query(conn)
+    if reconciliation is not None:
+        parts.append(reconciliation)
+    with conn.transaction():
+        conn.execute("delete from review.review_queue")
+        conn.execute(
+            sql.SQL("insert into review.review_queue ({}) {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, QUEUE_COLUMNS)), sql.SQL(" union all ").join(parts)
+            )
+        )
+    counts = dict(conn.execute("select item_type, count(*) from review.review_queue group by 1").fetchall())
+    return {item: int(counts.get(item, 0)) for item in ITEM_TYPES}
+
+
+def list_queue(conn: psycopg.Connection, item_type: str | None = None, limit: int = 50) -> list[dict]:
+    """Pending items, highest anomaly score first, then the least confident categories, then the oldest
+    reconciliation items; items decided since the queue was built are left out."""
+    ensure_review_tables(conn)
+    where = sql.SQL("where {}").format(sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id")))
+    if item_type:
+        where = sql.SQL("{} and q.item_type = {}").format(where, sql.Literal(item_type))
+    query = sql.SQL(
+        """
+        select {columns} from review.review_queue q {where}
+        order by array_position(array['anomaly', 'category', 'reconciliation'], q.item_type),
+                 case when q.item_type = 'anomaly' then -q.score else q.score end nulls last, q.booked_date, q.item_id
+        limit {limit}
+        """
+    ).format(
+        columns=sql.SQL(", ").join(sql.SQL("q.{}").format(sql.Identifier(c)) for c in QUEUE_COLUMNS),
+        where=where,
+        limit=sql.Literal(int(limit)),
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(query)
+        names = [d.name for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class DecisionError(ValueError):
+    """A decision that does not fit its item (unknown item, wrong decision for its type, missing category)."""
+
+
+def record_decision(
+    conn: psycopg.Connection,
+    item_id: str,
+    decision: str,
+    reviewer: str,
+    *,
+    item_type: str | None = None,
+    category: str | None = None,
+    note: str = "",
+) -> dict:
+    """Record one decision and return it. ``item_type`` defaults to the item's type in the queue (or ``category``
+    for a transaction that is not queued: any transaction's category can be corrected). ``approve`` on a category
+    records the suggested category it approves."""
+    ensure_review_tables(conn)
+    if decision not in DECISIONS:
+        raise DecisionError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
+    if not reviewer.strip():
+        raise DecisionError("a decision needs a reviewer (--by)")
+    queued = conn.execute(
+        """
+        select item_type, transaction_id, suggested_category from review.review_queue
+        where item_id = %s and item_type = coalesce(%s, item_type)
+        order by array_position(array['anomaly', 'category', 'reconciliation'], item_type)
+        """,
+        (item_id, item_type),
+    ).fetchall()
+    if item_type is None:
+        if decision == "not_anomalous":
+            item_type = "anomaly"
+        elif decision == "recategorize":
+            item_type = "category"
+        elif queued:
+            item_type = queued[0][0]
+        else:
+            raise DecisionError(f"{item_id} is not in the review queue")
+        queued = [row for row in queued if row[0] == item_type]
+    transaction_id = queued[0][1] if queued else None
+    if item_type in ("category", "anomaly") and transaction_id is None:
+        found = conn.execute(
+            "select transaction_id from marts.fct_transactions where transaction_id = %s", (item_id,)
+        ).fetchone()
+        if found is None:
+            raise DecisionError(f"no transaction {item_id} in marts.fct_transactions")
+        transaction_id = item_id
+    if decision == "approve" and item_type == "category":
+        category = category or (queued[0][2] if queued else None)
+        if not category:
+            raise DecisionError(f"{item_id} has no suggested category to approve; use --category")
+    if decision == "recategorize" and not (category or "").strip():
+        raise DecisionError("recategorize needs the category (--category)")
+    try:
+        row = conn.execute(
+            """
+            insert into review.review_decisions (item_type, item_id, transaction_id, decision, category, reviewer, note)
+            values (%s, %s, %s, %s, %s, %s, %s)
+            returning decision_id, item_type, item_id, transaction_id, decision, category, reviewer, decided_at
+            """,
+            (item_type, item_id, transaction_id, decision, category, reviewer, note),
+        ).fetchone()
+    except psycopg.errors.CheckViolation as error:
+        raise DecisionError(f"{decision} does not apply to a {item_type} item") from error
+    names = ("decision_id", "item_type", "item_id", "transaction_id", "decision", "category", "reviewer", "decided_at")
+    return dict(zip(names, row, strict=True))
+
+
+def decisions_since(conn: psycopg.Connection, decision_id: int = 0) -> tuple[int, int, int]:
+    """(latest decision id, decisions after ``decision_id``, category or anomaly decisions among them)."""
+    if not relation_exists(conn, "review.review_decisions"):
+        return 0, 0, 0
+    row = conn.execute(
+        """
+        select coalesce(max(decision_id), 0), count(*) filter (where decision_id > %s),
+               count(*) filter (where decision_id > %s and item_type in ('category', 'anomaly'))
+        from review.review_decisions
+        """,
+        (decision_id, decision_id),
+    ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
