@@ -183,12 +183,19 @@ def set_champion(tracking_uri: str, model_name: str, version: str) -> None:
 
 
 def champion_version(tracking_uri: str, model_name: str) -> str | None:
+    """The champion's version, or None when the model or its alias does not exist yet.
+
+    Any other failure (the store is unreachable, a broken database) is raised: "no champion" must never be
+    mistaken for "cannot tell", or a pipeline would retrain or skip scoring when the store is merely down.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return str(_client(tracking_uri).get_model_version_by_alias(model_name, CHAMPION).version)
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def version_tags(tracking_uri: str, model_name: str, version: str) -> dict[str, str]:

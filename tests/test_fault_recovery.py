@@ -1,6 +1,6 @@
-"""Faults for real: a landing process killed with SIGKILL in the middle of its COPY, then a rerun.
-
-Nothing of the killed load may remain, and the rerun lands every row exactly once.
+"""Faults for real: a landing process killed with SIGKILL in the middle of its COPY, then a rerun (nothing of the
+killed load may remain, and the rerun lands every row exactly once); PostgreSQL restarted in the middle of a dbt
+build (the step retries once the server is back, and the result is complete).
 """
 
 import os
@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from finflow_assets.warehouse import connect
 from tests.conftest import fresh_database
@@ -77,3 +78,57 @@ def test_killed_mid_copy_then_rerun_lands_every_row_once(finflow_home, tmp_path)
                 ROWS,
             )
             assert conn.execute("select status, rows_landed from raw._loads").fetchall() == [("landed", ROWS)]
+
+
+def test_postgres_restarted_mid_dbt_build_the_step_retries_and_recovers(finflow_home, tmp_path):
+    import threading
+
+    import dagster as dg
+
+    from finflow_assets.cli import materialize_everything
+    from finflow_simulator import generate
+    from finflow_simulator.api_server import serve
+
+    with fresh_database("test_postgres_restart") as url:
+        sim = generate(finflow_home.landing, tmp_path / "truth", days=1, per_day=300, seed=5, api_dir=tmp_path / "api")
+        with serve(sim.api_dir) as server:
+            os.environ.update(server.env())
+            assert materialize_everything(dg.AssetSelection.groups("ingestion")).success
+        restarted = threading.Event()
+
+        def restart_when_dbt_is_busy() -> None:
+            deadline = time.monotonic() + 120
+            with connect(url, autocommit=True) as watcher:
+                while time.monotonic() < deadline:
+                    busy = watcher.execute(
+                        "select count(*) from pg_stat_activity where datname = current_database()"
+                        " and pid <> pg_backend_pid() and state = 'active'"
+                    ).fetchone()[0]
+                    if busy:
+                        break
+                    time.sleep(0.05)
+            # stop and start the server from another process, as an operator or a failover would: every connection
+            # is cut; the embedded server's own CLI (signals can only be set up in a main thread)
+            env = {k: v for k, v in os.environ.items() if k != "FINFLOW_DATABASE_URL"}
+            finflow = str(Path(sys.executable).parent / "finflow")
+            subprocess.run([finflow, "db", "stop"], env=env, check=True, capture_output=True)
+            time.sleep(1)
+            subprocess.run([finflow, "db", "start"], env=env, check=True, capture_output=True)
+            restarted.set()
+
+        watcher = threading.Thread(target=restart_when_dbt_is_busy, daemon=True)
+        watcher.start()
+        core = "group:reference or group:staging or group:intermediate or group:validation or group:reconciliation"
+        core += " or group:marts"
+        result = materialize_everything(f"({core}) and not key:fct_transactions")
+        watcher.join(timeout=130)
+        assert restarted.is_set()
+        retried = [e for e in result.all_events if e.event_type_value in ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")]
+        assert retried, "the restart should have made a step retry"
+        assert result.success
+        with connect(url) as conn:
+            kept = conn.execute("select count(*) from validation.int_transactions__validated").fetchone()[0]
+            raw = conn.execute("select count(*) from raw.bank_operating").fetchone()[0]
+        assert kept > 0 and raw > 0
+        checks = [e for e in result.get_asset_check_evaluations()]
+        assert checks and all(e.passed for e in checks)

@@ -335,3 +335,37 @@ def test_review_decisions_override_downstream_and_teach_the_next_model(pipeline_
     travel = [list(m.classes_).index("travel") for m in (old, new)]
     assert new.predict_proba(frame)[0, travel[1]] > old.predict_proba(frame)[0, travel[0]]
     assert predict_with_confidence(old, frame)["category"].iloc[0] == wrong
+
+
+def test_scoring_with_the_model_store_unavailable_fails_clearly_and_writes_nothing(pipeline_run, db):
+    """The MLflow tracking server is down (nothing listens on its port): scoring stops with an error that says so
+    (it does not mistake "cannot tell" for "no model yet"), and the score tables are exactly as before."""
+    from finflow_assets.cli import materialize_everything
+
+    def snapshot() -> dict[str, tuple]:
+        return {
+            table: db.execute(
+                f"select count(*), md5(coalesce(string_agg(t::text, ',' order by t::text), '')) from {table} t"  # noqa: S608
+            ).fetchone()
+            for table in ("ml.transaction_categories", "ml.transaction_anomalies")
+        }
+
+    before = snapshot()
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")}
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"  # the discard port: connection refused
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # MLflow's own retries would take minutes here
+    try:
+        result = materialize_everything("key:transaction_categories or key:transaction_anomalies")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "transaction_categories" in {e.step_key for e in failures}  # (the anomaly scoring after it never starts)
+    assert not result.get_asset_materialization_events()
+    messages = " ".join(str(e.event_specific_data.error.to_string()) for e in failures)
+    assert "127.0.0.1:9" in messages, messages[:2000]
+    assert snapshot() == before

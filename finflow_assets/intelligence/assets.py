@@ -34,6 +34,7 @@ from .scores import (
 CATEGORIZER = "finflow-categorizer"
 ANOMALY = "finflow-anomaly"
 RETRAIN_TAG = "finflow/retrain"
+MIN_ANOMALY_DAYS = 2  # the anomaly model learns from earlier days and is measured on the newest
 VALIDATED = dg.AssetKey("int_transactions__validated")
 RULE_CATEGORIZED = dg.AssetKey("int_transactions__rule_categorized")
 FACTS = dg.AssetKey("fct_transactions")
@@ -278,6 +279,13 @@ def anomaly_model(
     frame = _anomaly_rows(warehouse, training=True)
     if frame.empty:
         raise dg.Failure("no valid transactions to learn the anomaly model from yet")
+    days = int(frame["booked_date"].dt.normalize().nunique())
+    if days < MIN_ANOMALY_DAYS:
+        # a first day of data: nothing to learn "usual" from or to hold out; transactions stay unscored (not
+        # failed) and the nightly retraining tries again
+        reason = f"needs transactions on at least {MIN_ANOMALY_DAYS} days, found {days}"
+        context.log.warning(f"{ANOMALY}: not trained yet, {reason}; the nightly retraining tries again")
+        return dg.MaterializeResult(metadata={"trained": False, "model": "none yet", "why_not_trained": reason})
     started = time.perf_counter()
     outcome = train_and_register_anomaly_model(
         frame.drop(columns=["scored"]), uri, artifact_location=mlflow_artifact_root()
@@ -314,10 +322,13 @@ def transaction_anomalies(
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     from ml.anomaly import anomaly_input, configured_threshold
-    from ml.registry import load_champion
+    from ml.registry import champion_version, load_champion
 
     from ..automation.alerts import send_anomaly_alert
 
+    if champion_version(mlflow_store.tracking_uri(), ANOMALY) is None:
+        context.log.warning(f"no {ANOMALY} champion yet: transactions stay unscored until one is trained")
+        return dg.MaterializeResult(metadata={"rows_scored": 0, "model": "none yet"})
     model, version = load_champion(mlflow_store.tracking_uri(), ANOMALY)
     threshold = configured_threshold()
     frame = _anomaly_rows(warehouse, training=False)

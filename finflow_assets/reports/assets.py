@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
-from ..resources import DataFolderResource, WarehouseResource
+from ..resources import DataFolderResource, WarehouseResource, retry_if_the_database_restarts
 from .catalog import REPORTS, ReportSpec
 from .charts import bar_chart, pivot
 from .files import markdown_table, write_csv, write_html
@@ -90,7 +90,7 @@ def report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     def _report(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
     ) -> dg.MaterializeResult:
-        with warehouse.connect() as conn:
+        with retry_if_the_database_restarts(), warehouse.connect() as conn:
             metadata = build_report(conn, spec, report_folder(data_folder))
             conn.commit()
         context.log.info(f"{spec.name}: {metadata['rows'].value} rows → {metadata['html'].value}")

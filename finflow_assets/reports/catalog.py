@@ -120,4 +120,131 @@ DATA_QUALITY_SUMMARY = ReportSpec(
     ),
 )
 
-REPORTS: tuple[ReportSpec, ...] = (CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY)
+# Accounts are shown by their last four characters in every report (the full id stays in the marts).
+RECONCILIATION_REPORT = ReportSpec(
+    name="reconciliation_report",
+    title="Reconciliation report",
+    description=(
+        "Per source and account: records in, duplicates removed, quarantined, kept; reconciliation items matched, "
+        "partially matched and unmatched, with the unmatched amount, the oldest unmatched age and the differences."
+    ),
+    deps=("fct_reconciliation", "int_transactions__validated", "int_transactions__delivered"),
+    select_sql="""
+        with delivered as (
+            select source, account_id, count(*) as records_in, count(*) filter (where delivery_rank > 1) as redelivered
+            from reconciliation.int_transactions__delivered
+            group by 1, 2
+        ),
+        validated as (
+            select
+                source,
+                account_id,
+                count(*) filter (where duplicate_of is not null) as duplicates_linked,
+                count(*) filter (where duplicate_of is null and validation_status = 'quarantined') as quarantined,
+                count(*) filter (where duplicate_of is null and validation_status <> 'quarantined') as kept
+            from validation.int_transactions__validated
+            group by 1, 2
+        ),
+        items as (
+            select
+                coalesce(left_source, right_source) as source,
+                coalesce(left_account_id, right_account_id) as account_id,
+                count(*) filter (where status = 'matched') as matched,
+                count(*) filter (where status = 'partially_matched') as partially_matched,
+                count(*) filter (where status = 'unmatched') as unmatched,
+                count(*) filter (where status = 'unmatched' and within_window) as unmatched_within_window,
+                coalesce(sum(abs(coalesce(left_amount, right_amount))) filter (where status = 'unmatched'), 0)
+                    as unmatched_amount,
+                max(age_days) filter (where status = 'unmatched') as oldest_unmatched_days,
+                coalesce(sum(abs(amount_difference)) filter (where status <> 'unmatched'), 0) as total_difference
+            from marts.fct_reconciliation
+            group by 1, 2
+        )
+        select
+            delivered.source,
+            '****' || right(coalesce(delivered.account_id, ''), 4) as account,
+            delivered.records_in,
+            delivered.redelivered + coalesce(validated.duplicates_linked, 0) as duplicates_removed,
+            coalesce(validated.quarantined, 0) as quarantined,
+            coalesce(validated.kept, 0) as kept,
+            coalesce(items.matched, 0) as matched,
+            coalesce(items.partially_matched, 0) as partially_matched,
+            coalesce(items.unmatched, 0) as unmatched,
+            coalesce(items.unmatched_within_window, 0) as unmatched_within_window,
+            coalesce(items.unmatched_amount, 0) as unmatched_amount,
+            items.oldest_unmatched_days,
+            coalesce(items.total_difference, 0) as total_difference
+        from delivered
+        left join validated using (source, account_id)
+        left join items using (source, account_id)
+    """,
+    order_by="source, account",
+    headline_sql="""
+        select
+            coalesce(sum(records_in), 0) as records_in,
+            coalesce(sum(duplicates_removed), 0) as duplicates_removed,
+            coalesce(sum(quarantined), 0) as quarantined,
+            coalesce(sum(matched), 0) as matched,
+            coalesce(sum(partially_matched), 0) as partially_matched,
+            coalesce(sum(unmatched), 0) as unmatched,
+            coalesce(max(oldest_unmatched_days), 0) as oldest_unmatched_days
+        from reports.reconciliation_report
+    """,
+    charts=(
+        ChartSpec(
+            title="Reconciliation items by day and status",
+            sql="""
+                select coalesce(left_booked_date, right_booked_date)::text, status, count(*)
+                from marts.fct_reconciliation group by 1, 2 order by 1
+            """,
+        ),
+        ChartSpec(
+            title="Unmatched items by age (days)",
+            sql="""
+                select age_days::text, case when within_window then 'may still arrive' else 'overdue' end, count(*)
+                from marts.fct_reconciliation where status = 'unmatched' group by 1, 2 order by min(age_days)
+            """,
+        ),
+    ),
+)
+
+ANOMALIES_FOR_REVIEW = ReportSpec(
+    name="anomalies_for_review",
+    title="Anomalies for review",
+    description="Transactions the anomaly model flagged that no reviewer has cleared, highest score first, with why.",
+    deps=("fct_transactions",),
+    select_sql="""
+        select
+            anomaly_score,
+            booked_date,
+            source,
+            '****' || right(coalesce(account_id, ''), 4) as account,
+            amount,
+            currency,
+            description_raw as description,
+            counterparty,
+            category,
+            anomaly_reasons,
+            anomaly_scored_by,
+            transaction_id
+        from marts.fct_transactions
+        where anomaly_flagged
+    """,
+    order_by="anomaly_score desc, booked_date, transaction_id",
+    headline_sql="""
+        select
+            (select count(*) from reports.anomalies_for_review) as flagged,
+            (select round(100.0 * count(*) filter (where anomaly_flagged) / greatest(count(*), 1), 3)
+                from marts.fct_transactions) as percent_of_transactions,
+            (select coalesce(round(max(anomaly_score)::numeric, 3), 0) from reports.anomalies_for_review)
+                as highest_score
+    """,
+    charts=(
+        ChartSpec(
+            title="Flagged transactions per day by source",
+            sql="select booked_date::text, source, count(*) from reports.anomalies_for_review group by 1, 2 order by 1",
+        ),
+    ),
+)
+
+REPORTS: tuple[ReportSpec, ...] = (RECONCILIATION_REPORT, ANOMALIES_FOR_REVIEW, CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY)

@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from ..intelligence.scores import ensure_tables
-from ..resources import WarehouseResource
+from ..resources import WarehouseResource, retry_if_the_database_restarts
 from ..sources.raw_tables import ensure_raw_schema, ensure_raw_table
 from ..sources.registry import SOURCES
 from .project import dbt_project, ensure_manifest
@@ -52,8 +52,9 @@ DBT_POOL = "dbt"  # one dbt invocation at a time across runs (limit in the insta
 )
 def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Normalize, dedupe, validate and reconcile every source with one ``dbt build`` over the selection."""
-    _prepare_warehouse(warehouse)
-    yield from dbt.cli(["build"], context=context).stream()
+    with retry_if_the_database_restarts():
+        _prepare_warehouse(warehouse)
+        yield from dbt.cli(["build"], context=context).stream()
 
 
 @dbt_assets(
@@ -61,8 +62,9 @@ def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, w
 )
 def finflow_dbt_enriched_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Marts that combine the SQL layer with the ML assets' outputs (categories, anomaly scores)."""
-    _prepare_warehouse(warehouse)
-    yield from dbt.cli(["build"], context=context).stream()
+    with retry_if_the_database_restarts():
+        _prepare_warehouse(warehouse)
+        yield from dbt.cli(["build"], context=context).stream()
 
 
 dbt_assets_defs = [finflow_dbt_models, finflow_dbt_enriched_marts]

@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -378,3 +378,36 @@ def test_retry_after_is_honoured(api, db, monkeypatch) -> None:
         report = pull(db, spec, retry=dataclasses.replace(FAST, retry_after_max=1.0))
         assert report.retry_reasons == {"429": 2} and report.duration_s >= 0.6
         assert report.rows_landed == COUNTS["billing"]
+
+
+def test_a_source_down_for_hours_catches_up_its_backlog_in_order_when_back(api, db, monkeypatch) -> None:
+    api_dir, ids = api
+    with serve(api_dir) as server, connect(autocommit=True) as conn:
+        spec = isolated("billing", server, monkeypatch)
+        first = pull(conn, spec)
+        # the source goes down for six hours while payments keep coming in on its side
+        server.faults = FaultConfig(outages=frozenset({"billing"}))
+        backlog = make_objects("billing", 150, start=NOW, days=1, seed=11, tag="b", first=30_000)
+        append_jsonl(api_dir, "billing", backlog)
+        for hour in range(1, 7):  # every tick of the outage fails clearly, lands nothing, keeps the watermark
+            with pytest.raises(ApiError, match="503"):
+                pull(conn, spec, now=NOW + timedelta(hours=hour), retry=dataclasses.replace(FAST, attempts=2))
+            assert get_watermark(conn, spec.name).watermark == first.watermark_after
+        assert sum(landed_ids(db, spec).values()) == COUNTS["billing"]
+
+        server.faults = FaultConfig()  # back
+        caught_up = pull(conn, spec, now=NOW + timedelta(days=1))
+    assert caught_up.rows_landed == len(backlog)
+    assert_exactly_once(db, spec, ids["billing"] + [object_id("billing", o) for o in backlog])
+    # in order: the backlog landed oldest update first, so the watermark never ran ahead of a missing row
+    updated = {object_id("billing", o): o["updated_at"] for o in backlog}
+    landed = [
+        row[0]
+        for row in db.execute(
+            f"select record->>'external_id' from raw.{spec.raw_table} order by ingested_at, load_id, source_row"  # noqa: S608
+        )
+        if row[0] in updated
+    ]
+    assert [updated[i] for i in landed] == sorted(updated[i] for i in landed)
+    newest = datetime.fromisoformat(max(o["updated_at"] for o in backlog).replace("Z", "+00:00"))
+    assert caught_up.watermark_after >= newest
