@@ -142,7 +142,7 @@ def test_report_files_written(pipeline_run, finflow_home, db):
         (csv_file,) = finflow_home.reports.glob(f"*/{spec.name}.csv")
         page = csv_file.with_suffix(".html").read_text()
         assert page.startswith("<!doctype html>") and spec.title in page
-        assert page.count("<svg") == len(spec.charts)  # the charts are inline, no script or network
+        assert page.count("<figure>") == len(spec.charts)  # the charts are inline SVG: no script, no network
         assert "<script" not in page
     total = db.execute("select sum(transactions) from reports.category_summary").fetchone()[0]
     assert total == db.execute("select count(*) from marts.fct_transactions").fetchone()[0] > 0
