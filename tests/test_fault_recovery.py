@@ -102,7 +102,7 @@ def test_postgres_restarted_mid_dbt_build_the_step_retries_and_recovers(finflow_
                 while time.monotonic() < deadline:
                     busy = watcher.execute(
                         "select count(*) from pg_stat_activity where datname = current_database()"
-                        " and pid <> pg_backend_pid() and state = 'active'"
+                        " and application_name = 'dbt' and state = 'active' and query ilike '%create%'"
                     ).fetchone()[0]
                     if busy:
                         break
