@@ -36,7 +36,11 @@ def main() -> None:
 
     from finflow_assets.definitions import all_assets
 
-    present = {key.to_user_string() for asset in all_assets for key in asset.keys}
+    present = {
+        key.to_user_string()
+        for asset in all_assets
+        for key in ([asset.key] if isinstance(asset, dg.AssetSpec) else asset.keys)
+    }
     not_in_a_tick = (set(TRAINING_ASSETS) | {"daily_report_email"}) & present
     tick_selection = dg.AssetSelection.all() - dg.AssetSelection.assets(*not_in_a_tick)
     walls = []
