@@ -57,16 +57,19 @@ def record_errors(conn) -> dict[str, int]:  # noqa: ANN001 - a psycopg connectio
                 on t.source = b.source and t.file = b.truth_file and t.row = b.truth_row
         )
         select
-            count(*) filter (where true_amount is not null and amount <> true_amount
-                and sign(amount) = sign(true_amount)) as wrong_amount,
-            count(*) filter (where true_amount is not null and sign(amount) <> sign(true_amount)) as wrong_sign,
-            count(*) filter (where true_date is not null and booked_date <> true_date) as wrong_date,
-            count(*) filter (where category_method in ('rule', 'ml', 'human') and category <> tt.category)
+            count(*) filter (where k.true_amount is not null and k.amount <> k.true_amount
+                and sign(k.amount) = sign(k.true_amount)) as wrong_amount,
+            count(*) filter (where k.true_amount is not null and sign(k.amount) <> sign(k.true_amount)) as wrong_sign,
+            count(*) filter (where k.true_date is not null and k.booked_date <> k.true_date) as wrong_date,
+            count(*) filter (
+                where k.category_method in ('rule', 'ml', 'human') and k.category <> 'uncategorized'
+                and k.category <> tt.category
+            )
                 as wrong_category,
-            count(*) filter (where category_method is null or category = 'uncategorized') as awaiting_review,
-            count(*) filter (where true_amount is null) as without_truth_row
-        from kept
-        left join truth_transactions as tt using (txn_id)
+            count(*) filter (where k.category_method is null or k.category = 'uncategorized') as awaiting_review,
+            count(*) filter (where k.true_amount is null) as without_truth_row
+        from kept as k
+        left join truth_transactions as tt on tt.txn_id = k.txn_id
         """
     ).fetchone()
     return dict(
