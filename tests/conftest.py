@@ -75,6 +75,25 @@ def fresh_database(name: str):
             os.environ["FINFLOW_DATABASE_URL"] = saved
 
 
+@contextlib.contextmanager
+def own_data_folder(home: Path, database: str):
+    """A data folder of its own (landing, Dagster instance) and a new database beside the session's server; the
+    environment is restored afterwards. Yields the folder's paths."""
+    saved = {key: os.environ.get(key) for key in ("FINFLOW_HOME", "DAGSTER_HOME")}
+    with fresh_database(database):
+        os.environ["FINFLOW_HOME"] = str(home)
+        try:
+            from finflow_assets.settings import paths
+
+            yield paths().ensure()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def run_dbt(*args: str) -> None:
     """A real dbt invocation against the current warehouse (raises on failure, with dbt's output)."""
     from dagster_dbt import DbtCliResource

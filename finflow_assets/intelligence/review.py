@@ -32,6 +32,7 @@ create table if not exists review.review_decisions (
     )
 );
 create index if not exists review_decisions_item on review.review_decisions (item_type, item_id, decision_id);
+create index if not exists review_decisions_decided_at on review.review_decisions (decided_at);
 create table if not exists review.review_queue (
     item_type text not null,
     item_id text not null,

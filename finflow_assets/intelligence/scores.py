@@ -45,6 +45,9 @@ create table if not exists ml.transaction_anomalies (
     model_version text not null,
     scored_at timestamptz not null default now()
 );
+-- dbt's incremental fct_transactions takes the rows scored since its last build
+create index if not exists transaction_categories_scored_at on ml.transaction_categories (scored_at);
+create index if not exists transaction_anomalies_scored_at on ml.transaction_anomalies (scored_at);
 """
 
 
@@ -99,7 +102,7 @@ def unscored_transactions(conn: psycopg.Connection) -> pd.DataFrame:
         left join {RULES} r using (transaction_id)
         left join ml.transaction_categories c using (transaction_id)
         where t.validation_status <> 'quarantined' and t.duplicate_of is null
-          and r.transaction_id is null and c.transaction_id is null
+          and r.category is null and c.transaction_id is null
         """,  # noqa: S608 - constants only
         text_columns=(
             "transaction_id",

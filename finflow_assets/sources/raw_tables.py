@@ -73,9 +73,15 @@ def ensure_raw_table(conn: psycopg.Connection, table: str) -> None:
                 row_hash text not null,
                 record jsonb not null
             );
-            create index if not exists {index} on {table} (row_hash)
+            create index if not exists {index} on {table} (row_hash);
+            -- dbt's incremental int_transactions__unioned takes new rows by load
+            create index if not exists {load_index} on {table} (load_id)
             """
-        ).format(table=sql.Identifier(RAW_SCHEMA, table), index=sql.Identifier(f"{table}_row_hash"))
+        ).format(
+            table=sql.Identifier(RAW_SCHEMA, table),
+            index=sql.Identifier(f"{table}_row_hash"),
+            load_index=sql.Identifier(f"{table}_load_id"),
+        )
     )
 
 

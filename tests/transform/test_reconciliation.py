@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bench.bench_dedupe_reconciliation import TARGETS, evaluate, report
-from tests.conftest import fresh_database, run_dbt
+from tests.conftest import own_data_folder, run_dbt
 
 DAYS, PER_DAY = 3, 400
 
@@ -42,43 +42,30 @@ def built(finflow_home, tmp_path_factory):
     from finflow_simulator.api_server import serve
 
     # a data folder of its own (landing, Dagster instance) beside the session's database server
-    home = tmp_path_factory.mktemp("reconciliation")
-    saved = {key: os.environ.get(key) for key in ("FINFLOW_HOME", "DAGSTER_HOME")}
-    with fresh_database("test_reconciliation"):
-        os.environ["FINFLOW_HOME"] = str(home)
-        try:
-            from finflow_assets.settings import paths
-
-            folders = paths().ensure()
-            sim = generate(
-                folders.landing,
-                folders.simulator / "truth",
-                days=DAYS,
-                per_day=PER_DAY,
-                seed=23,
-                faults=True,
-                redelivery_rate=0.3,
-            )
-            folder = folders.landing / "bank_operating"
-            day = f"{sim.days[1]:%Y%m%d}"
-            original = folder / f"operating_{day}_corrected.csv"  # with faults, the first delivery may be broken
-            original = original if original.exists() else folder / f"operating_{day}.csv"
-            time.sleep(0.01)  # delivered after the originals
-            reexported = _reexport(original, folder / f"reexport_operating_{day}.csv")
-            with serve(sim.api_dir) as server:
-                os.environ.update(server.env())
-                assert materialize_everything(dg.AssetSelection.groups("ingestion")).success
-            run_dbt("build", "--exclude", "tag:enriched")
-            with connect(autocommit=True) as conn:
-                figures = evaluate(conn, sim.truth_file.parent, folders.landing)
-                print(report(figures))
-                yield figures, conn, reexported
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with own_data_folder(tmp_path_factory.mktemp("reconciliation"), "test_reconciliation") as folders:
+        sim = generate(
+            folders.landing,
+            folders.simulator / "truth",
+            days=DAYS,
+            per_day=PER_DAY,
+            seed=23,
+            faults=True,
+            redelivery_rate=0.3,
+        )
+        folder = folders.landing / "bank_operating"
+        day = f"{sim.days[1]:%Y%m%d}"
+        original = folder / f"operating_{day}_corrected.csv"  # with faults, the first delivery may be broken
+        original = original if original.exists() else folder / f"operating_{day}.csv"
+        time.sleep(0.01)  # delivered after the originals
+        reexported = _reexport(original, folder / f"reexport_operating_{day}.csv")
+        with serve(sim.api_dir) as server:
+            os.environ.update(server.env())
+            assert materialize_everything(dg.AssetSelection.groups("ingestion")).success
+        run_dbt("build", "--exclude", "tag:enriched")
+        with connect(autocommit=True) as conn:
+            figures = evaluate(conn, sim.truth_file.parent, folders.landing)
+            print(report(figures))
+            yield figures, conn, reexported
 
 
 def test_no_raw_row_lost_and_every_row_accounted_for(built):

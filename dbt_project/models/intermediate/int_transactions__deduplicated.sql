@@ -9,12 +9,16 @@
 --     ledger line -> bank deposit -> Stripe payout resolves to its end (and so does a re-delivered echo):
 --     duplicate_of always names a row that is not itself a duplicate.
 -- duplicate_reason says which: 'redelivery' or the match type of the link.
-with delivered as (
-    select * from {{ ref('int_transactions__delivered') }}
-    where delivery_rank = 1
-),
-
-echo_links as (
+-- Incremental: a build redoes the rows whose delivery changed, the rows in relinked reconciliation groups, the rows
+-- whose echo chain passes through one of those, and the re-deliveries of all of them.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='transaction_id',
+    indexes=[{'columns': ['transaction_id']}, {'columns': ['source', 'source_file']}, {'columns': ['deduplicated_at']}],
+    post_hook='analyze {{ this }}',
+) }}
+with echo_links as (
     -- one parent per echo (a row is the duplicate side of at most one link; ties resolved deterministically)
     select distinct on (duplicate_transaction_id)
         duplicate_transaction_id as transaction_id,
@@ -23,6 +27,47 @@ echo_links as (
     from {{ ref('int_reconciliation__links') }}
     where duplicate_transaction_id is not null and duplicate_of is not null
     order by duplicate_transaction_id, match_type
+),
+{%- if is_incremental() %}
+
+changed as (
+    select transaction_id from {{ ref('int_transactions__delivered') }}
+    where {{ changed_since_last_build('delivered_at', 'deduplicated_at') }}
+    union
+    select left_transaction_id from {{ ref('int_reconciliation__links') }}
+    where {{ changed_since_last_build('linked_at', 'deduplicated_at') }} and left_transaction_id is not null
+    union
+    select right_transaction_id from {{ ref('int_reconciliation__links') }}
+    where {{ changed_since_last_build('linked_at', 'deduplicated_at') }} and right_transaction_id is not null
+),
+
+chained as (
+    -- a chain resolves over at most three links: its rows hang at most two links below a changed one
+    select transaction_id from changed
+    union
+    select child.transaction_id from echo_links as child inner join changed on changed.transaction_id = child.parent_id
+    union
+    select grandchild.transaction_id
+    from echo_links as grandchild
+    inner join echo_links as child on child.transaction_id = grandchild.parent_id
+    inner join changed on changed.transaction_id = child.parent_id
+),
+
+affected as (
+    select transaction_id from chained
+    union
+    select redelivery.transaction_id
+    from {{ ref('int_transactions__delivered') }} as redelivery
+    inner join chained on chained.transaction_id = redelivery.redelivery_of
+),
+{%- endif %}
+
+delivered as (
+    select * from {{ ref('int_transactions__delivered') }}
+    where delivery_rank = 1
+    {%- if is_incremental() %}
+        and transaction_id in (select transaction_id from affected)
+    {%- endif %}
 ),
 
 resolved as (
@@ -45,7 +90,8 @@ select
     case
         when delivered.redelivery_of is not null then 'redelivery'
         else resolved.match_type
-    end as duplicate_reason
+    end as duplicate_reason,
+    now() as deduplicated_at
 from delivered
 left join resolved on resolved.transaction_id = delivered.transaction_id
 left join resolved as original on original.transaction_id = delivered.redelivery_of

@@ -1,4 +1,14 @@
-{{ config(tags=['enriched']) }}
+{{ config(
+    tags=['enriched'],
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='transaction_id',
+    indexes=[{'columns': ['transaction_id']}, {'columns': ['published_at']}],
+    post_hook=[
+        'delete from {{ this }} where validation_status = \'quarantined\' or duplicate_of is not null',
+        'analyze {{ this }}',
+    ],
+) }}
 -- The unified transaction (DESIGN.md): one row per real transaction that passed the blocking rules, signed
 -- (+ in, - out), with base-currency amount, category (human > rule > ML) and lineage to the raw row.
 -- ML categories below the champion's auto-apply threshold are not applied: such a row stays 'uncategorized' with
@@ -6,13 +16,42 @@
 -- flag and reasons come from the anomaly model (ml.transaction_anomalies); unscored rows have nulls.
 -- A reviewer's latest decision (review.review_decisions) overrides both: a category decision is applied with
 -- method 'human', and an anomaly marked not anomalous is no longer flagged.
-with validated as (
+-- Incremental: a build redoes the transactions revalidated, recategorized by a rule, scored or decided on since its
+-- last build (scores and decisions, written outside dbt, with a margin: var('late_arrival_window')); a transaction
+-- that became a duplicate or was quarantined is taken out by the post-hook.
+{%- set margin = var('late_arrival_window') %}
+with
+{%- if is_incremental() %}
+changed as (
+    select transaction_id from {{ ref('int_transactions__validated') }}
+    where {{ changed_since_last_build('validated_at', 'published_at') }}
+    union
+    select transaction_id from {{ ref('int_transactions__rule_categorized') }}
+    where {{ changed_since_last_build('categorized_at', 'published_at') }}
+    union
+    select transaction_id from {{ source('ml', 'transaction_categories') }}
+    where {{ changed_since_last_build('scored_at', 'published_at', margin) }}
+    union
+    select transaction_id from {{ source('ml', 'transaction_anomalies') }}
+    where {{ changed_since_last_build('scored_at', 'published_at', margin) }}
+    union
+    select transaction_id from {{ source('review', 'review_decisions') }}
+    where {{ changed_since_last_build('decided_at', 'published_at', margin) }} and transaction_id is not null
+),
+{%- endif %}
+
+validated as (
     select * from {{ ref('int_transactions__validated') }}
+    {%- if is_incremental() %}
+    where transaction_id in (select transaction_id from changed)
+    {%- else %}
     where validation_status <> 'quarantined' and duplicate_of is null
+    {%- endif %}
 ),
 
 rule_categories as (
     select * from {{ ref('int_transactions__rule_categorized') }}
+    where category is not null
 ),
 
 ml_categories as (
@@ -97,7 +136,8 @@ select
     validated.load_id,
     validated.source_file,
     validated.source_row,
-    validated.ingested_at
+    validated.ingested_at,
+    now() as published_at
 from validated
 left join rule_categories using (transaction_id)
 left join ml_categories using (transaction_id)

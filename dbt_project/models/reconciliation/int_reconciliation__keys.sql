@@ -1,6 +1,9 @@
 {{ config(
     schema='reconciliation',
-    materialized='table',
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['side', 'match_type', 'match_key', 'currency'],
+    indexes=[{'columns': ['match_type', 'match_key', 'currency']}, {'columns': ['item_id']}, {'columns': ['keyed_at']}],
     pre_hook="set local work_mem = '64MB'",
     post_hook='analyze {{ this }}',
 ) }}
@@ -26,6 +29,8 @@
 -- line in the unpivot after it).
 -- position numbers identical items (same side, type, key, currency and day) in file order, so identical lines
 -- pair one for one. Only first deliveries take part: re-deliveries are duplicates, not evidence.
+-- Incremental: a build keys the delivered rows rebuilt since its last build and recomputes every group (side, match
+-- type, key, currency) they join or leave, carrying the groups' other members over as they were keyed before.
 {#- ledger_bank's key: the exact amount and the description with case and spacing folded, hashed to keep it short
     (the regexp runs only on the rare description with a double space, tab or line break) -#}
 {%- set ledger_key -%}
@@ -37,7 +42,14 @@
     end))
 {%- endset %}
 
-with candidates as (
+with changed as (
+    -- delivered rows rebuilt since this model's last build (every row on a full build)
+    select transaction_id, source, reference
+    from {{ ref('int_transactions__delivered') }}
+    where {{ changed_since_last_build('delivered_at', 'keyed_at') }}
+),
+
+candidates as (
     -- first deliveries only: exact and non-identical re-deliveries are duplicates, not evidence
     select
         transaction_id,
@@ -67,6 +79,13 @@ with candidates as (
             or (source = 'paypal' and transaction_type like 'T04%')
             or (source = 'adyen' and transaction_type = 'MerchantPayout')
         )
+        {%- if is_incremental() %}
+        and (
+            transaction_id in (select transaction_id from changed)
+            -- a payroll run is keyed from all its register lines
+            or (source = 'payroll' and reference in (select reference from changed where source = 'payroll'))
+        )
+        {%- endif %}
 ),
 
 left_keys as (
@@ -233,12 +252,53 @@ keyed as (
         source_transaction_id,
         description_raw
     from right_rows
+),
+
+{%- if is_incremental() %}
+
+groups as (
+    -- the groups the changed rows join now or belonged to before
+    select side, match_type, match_key, currency from keyed
+    union
+    select previous.side, previous.match_type, previous.match_key, previous.currency
+    from {{ this }} as previous
+    where previous.item_id in (select transaction_id from changed)
+        or (previous.match_type = 'payroll_run' and previous.side = 'left'
+            and previous.match_key in (select reference from changed where source = 'payroll'))
+),
+
+carried as (
+    -- those groups' other members, as keyed before (their delivered rows did not change)
+    select
+        previous.side, previous.match_type, previous.match_key, previous.currency, previous.item_id,
+        previous.transaction_id, previous.source, previous.account_id, previous.booked_date, previous.amount,
+        previous.expected_amount, previous.items, previous.source_file, previous.source_row,
+        previous.source_transaction_id, previous.description
+    from {{ this }} as previous
+    inner join groups
+        on groups.side = previous.side
+        and groups.match_type = previous.match_type
+        and groups.match_key = previous.match_key
+        and groups.currency = previous.currency
+    where previous.item_id not in (select transaction_id from changed)
+        and not (previous.match_type = 'payroll_run' and previous.side = 'left'
+            and previous.match_key in (select reference from changed where source = 'payroll'))
+),
+{%- endif %}
+
+grouped as (
+    select * from keyed
+    {%- if is_incremental() %}
+    union all
+    select * from carried
+    {%- endif %}
 )
 
 select
-    keyed.*,
+    grouped.*,
     row_number() over (
         partition by side, match_type, match_key, currency, booked_date
         order by source, source_file, source_row, item_id
-    ) as position
-from keyed
+    ) as position,
+    now() as keyed_at
+from grouped

@@ -1,6 +1,12 @@
 {{ config(
     schema='reconciliation',
-    materialized='table',
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['match_type', 'match_key', 'currency'],
+    indexes=[
+        {'columns': ['match_type', 'match_key', 'currency']}, {'columns': ['linked_at']},
+        {'columns': ['duplicate_transaction_id']},
+    ],
     pre_hook="set local work_mem = '64MB'",
     post_hook='analyze {{ this }}',
 ) }}
@@ -17,8 +23,18 @@
 -- (amount within tolerance first, then smallest amount difference, smallest date gap, same position among
 -- identical lines); a second round does the same among the pairs whose sides are both still free.
 -- Only window functions and equality joins: no join without a selective key, no correlated subquery.
+-- Incremental: pairs only ever form inside one (match type, key, currency) group, so a build relinks just the
+-- groups int_reconciliation__keys rebuilt since; a change to the tolerances seed relinks every group.
+{%- set tolerances_version = seed_version(ref('reconciliation_tolerances')) %}
+{%- set everything = recompute_everything('tolerances_version', tolerances_version) %}
 with keys as (
     select * from {{ ref('int_reconciliation__keys') }}
+    {%- if not everything %}
+    where (match_type, match_key, currency) in (
+        select match_type, match_key, currency from {{ ref('int_reconciliation__keys') }}
+        where {{ changed_since_last_build('keyed_at', 'linked_at') }}
+    )
+    {%- endif %}
 ),
 
 tolerances as (
@@ -223,6 +239,8 @@ select
         when items.status = 'unmatched' then null
         when tolerances.duplicate_side = 'right' then items.left_transaction_id
         when tolerances.duplicate_side = 'left' then items.right_transaction_id
-    end as duplicate_of
+    end as duplicate_of,
+    '{{ tolerances_version }}'::text as tolerances_version,
+    now() as linked_at
 from items
 left join tolerances using (match_type)

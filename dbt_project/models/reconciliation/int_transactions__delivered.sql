@@ -1,6 +1,12 @@
 {{ config(
     schema='reconciliation',
-    materialized='table',
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='raw_row_id',
+    indexes=[
+        {'columns': ['raw_row_id']}, {'columns': ['transaction_id']}, {'columns': ['delivered_at']},
+        {'columns': ['redelivery_of']}, {'columns': ['reference']},
+    ],
     pre_hook="set local work_mem = '64MB'",
     post_hook='analyze {{ this }}',
 ) }}
@@ -12,32 +18,30 @@
 --   redelivery_of       a re-delivery that is not identical (a re-exported statement with a changed field, an API
 --                       object fetched again after an update): the same fingerprint as a row landed in an earlier
 --                       load of the same source; it points at that first row's transaction_id
--- content_key is the row's identity within its source and account: the source's own id for the row when it has
--- one (API object id, bank reference, FITID, ledger line id), else booked date + amount + currency + description.
--- The fingerprint adds the row's occurrence number inside its load: two identical lines in ONE file stay two
--- transactions, while the same lines in a re-exported file match them one for one.
-with ranked as (
+-- content_key (int_transactions__unioned) is the row's identity within its source and account. The fingerprint
+-- adds the row's occurrence number inside its load: two identical lines in ONE file stay two transactions, while
+-- the same lines in a re-exported file match them one for one.
+-- Incremental: every window below is partitioned within one content_key (the same row_hash implies the same
+-- content), so a build recomputes just the content keys of newly unioned rows, old rows included.
+with unioned as (
+    select * from {{ ref('int_transactions__unioned') }}
+    {%- if is_incremental() %}
+    where content_key in (
+        select content_key from {{ ref('int_transactions__unioned') }}
+        where {{ changed_since_last_build('unioned_at', 'delivered_at') }}
+    )
+    {%- endif %}
+),
+
+ranked as (
     select
         unioned.*,
         row_number() over (
             partition by unioned.source, unioned.row_hash
             order by unioned.ingested_at, unioned.load_id, unioned.source_row
         ) as delivery_rank,
-        count(*) over (partition by unioned.source, unioned.row_hash) as deliveries,
-        md5(concat_ws('|',
-            unioned.source,
-            coalesce(unioned.account_id, ''),
-            coalesce(unioned.currency, ''),
-            case
-                when unioned.source_transaction_id is not null then 'id:' || unioned.source_transaction_id
-                else concat_ws('|',
-                    coalesce(unioned.booked_date::text, unioned.conversion_error, ''),
-                    coalesce(unioned.amount::text, unioned.conversion_error, ''),
-                    coalesce(upper(regexp_replace(trim(unioned.description_raw), '\s+', ' ', 'g')), '')
-                )
-            end
-        )) as content_key
-    from {{ ref('int_transactions__unioned') }} as unioned
+        count(*) over (partition by unioned.source, unioned.row_hash) as deliveries
+    from unioned
 ),
 
 occurrences as (
@@ -57,5 +61,6 @@ select
             order by occurrences.ingested_at, occurrences.load_id, occurrences.source_row
         ),
         occurrences.transaction_id
-    ) end as redelivery_of
+    ) end as redelivery_of,
+    now() as delivered_at
 from occurrences

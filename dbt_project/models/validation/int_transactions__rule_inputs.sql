@@ -1,7 +1,20 @@
 -- What validation rule conditions can refer to: every deduplicated transaction plus derived helper columns.
 -- A rule that needs a new fact (a gap, a sum, a lookup) gets a column here and a row in seeds/validation_rules.csv.
+-- Incremental: balance continuity runs over a whole statement file, so a build redoes every file with a changed row.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='transaction_id',
+    indexes=[{'columns': ['transaction_id']}, {'columns': ['inputs_at']}],
+) }}
 with transactions as (
     select * from {{ ref('int_transactions__deduplicated') }}
+    {%- if is_incremental() %}
+    where (source, source_file) in (
+        select source, source_file from {{ ref('int_transactions__deduplicated') }}
+        where {{ changed_since_last_build('deduplicated_at', 'inputs_at') }}
+    )
+    {%- endif %}
 ),
 
 fx as (
@@ -22,6 +35,7 @@ select
             then 'out'
         when lower(transactions.transaction_type) in ('credit', 'crdt', 'charge', 'dep', 'deposit', 'int', 'div')
             then 'in'
-    end as type_direction
+    end as type_direction,
+    now() as inputs_at
 from transactions
 left join fx on fx.currency = transactions.currency

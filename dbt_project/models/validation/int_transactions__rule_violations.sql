@@ -1,27 +1,20 @@
--- One row per (transaction, broken rule), generated from the rules in seeds/validation_rules.csv.
--- depends_on: {{ ref('validation_rules') }}
-{%- set rules = [] -%}
-{%- if execute -%}
-    {%- set rules = run_query(
-        "select rule_id, severity, message, condition from " ~ ref('validation_rules') ~ " where enabled order by rule_id"
-    ).rows -%}
-{%- endif %}
-
-with inputs as (
-    select * from {{ ref('int_transactions__rule_inputs') }}
+{{ config(materialized='view') }}
+-- One row per (transaction, broken rule): the rule ids int_transactions__validated recorded, with the severity and
+-- message of seeds/validation_rules.csv.
+with broken as (
+    select transaction_id, unnest(blocking_rules) as rule_id
+    from {{ ref('int_transactions__validated') }}
+    where blocking_rules is not null
+    union all
+    select transaction_id, unnest(warning_rules)
+    from {{ ref('int_transactions__validated') }}
+    where warning_rules is not null
 )
 
-{% for rule in rules %}
 select
-    transaction_id,
-    '{{ rule["rule_id"] }}'::text as rule_id,
-    '{{ rule["severity"] }}'::text as severity,
-    {{ dbt.string_literal(rule["message"]) }}::text as message
-from inputs
-where coalesce(({{ rule["condition"] }}), false)
-{% if not loop.last %}union all{% endif %}
-{% endfor %}
-{% if not rules %}
-select null::text as transaction_id, null::text as rule_id, null::text as severity, null::text as message
-where false
-{% endif %}
+    broken.transaction_id,
+    broken.rule_id,
+    rules.severity::text as severity,
+    rules.message::text as message
+from broken
+inner join {{ ref('validation_rules') }} as rules using (rule_id)

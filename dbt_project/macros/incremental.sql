@@ -1,0 +1,44 @@
+{#-
+  How the large models stay incremental (a 15-minute tick costs in proportion to its new rows, not to history):
+
+  * every incremental model stamps the rows it (re)writes with its own `<model>_at = now()` column;
+  * a model downstream takes only the upstream rows stamped after its own newest stamp
+    (`changed_since_last_build`), widens them to the whole group its SQL computes over (a content key, a match
+    key, a statement file) and replaces those groups (`delete+insert`), so an incremental build gives exactly the
+    rows a full build (`dbt build --full-refresh`) gives;
+  * dbt builds never overlap (the Dagster `dbt` pool), so "after my newest stamp" misses nothing upstream; tables
+    other processes write (ML scores, review decisions) are read with a margin (`var('late_arrival_window')`);
+  * rows computed from an analyst's seed (validation rules, categorization rules, tolerances) carry the seed's
+    version: when the seed changes, the model recomputes every row (`recompute_everything`).
+-#}
+
+{% macro changed_since_last_build(upstream_column, own_column, margin=none) -%}
+    {%- if is_incremental() -%}
+        {{ upstream_column }} > (
+            select coalesce(max({{ own_column }}), '-infinity'::timestamptz)
+                {%- if margin %} - interval '{{ margin }}'{% endif %}
+            from {{ this }}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- md5 of a seed's whole contents: the version of the rules its rows were computed with -#}
+{% macro seed_version(seed) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set result = run_query(
+        "select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from " ~ seed ~ " as t"
+    ) -%}
+    {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+
+{#- True on a full build, and on an incremental one whose rows were computed with another seed version -#}
+{% macro recompute_everything(version_column, version) -%}
+    {%- if not is_incremental() -%}{{ return(true) }}{%- endif -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set result = run_query("select " ~ version_column ~ " from " ~ this ~ " limit 1") -%}
+    {{ return(result.rows | length > 0 and result.columns[0].values()[0] != version) }}
+{%- endmacro %}
