@@ -1,7 +1,6 @@
 """The one entry point: every FinFlow asset, check, resource, schedule and sensor."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from .automation.alerts import alert_sensors
 from .automation.conditions import automate, automation_sensor
@@ -16,7 +15,7 @@ from .reports.daily_report import daily_report_email
 from .resources import DataFolderResource, MlflowResource, WarehouseResource
 from .sources.assets import source_assets
 from .transform.assets import dbt_assets_defs
-from .transform.project import dbt_executable, dbt_project
+from .transform.project import dbt_cli
 
 all_assets = automate([*source_assets, *dbt_assets_defs, *intelligence_assets, *report_assets, daily_report_email])
 
@@ -25,7 +24,7 @@ resources = {
     "data_folder": DataFolderResource(),
     "mlflow_store": MlflowResource(),
     "notifier": NotifierResource(),
-    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    "dbt": dbt_cli(),
 }
 
 defs = dg.Definitions(

@@ -96,11 +96,9 @@ def own_data_folder(home: Path, database: str):
 
 def run_dbt(*args: str) -> None:
     """A real dbt invocation against the current warehouse (raises on failure, with dbt's output)."""
-    from dagster_dbt import DbtCliResource
-
     from finflow_assets.resources import WarehouseResource
     from finflow_assets.transform.assets import _prepare_warehouse
-    from finflow_assets.transform.project import dbt_executable, dbt_project
+    from finflow_assets.transform.project import dbt_cli
 
     _prepare_warehouse(WarehouseResource())
-    DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(list(args)).wait()
+    dbt_cli().cli(list(args)).wait()

@@ -18,39 +18,33 @@
     indexes=[{'columns': ['transaction_id']}, {'columns': ['source', 'source_file']}, {'columns': ['deduplicated_at']}],
     post_hook='analyze {{ this }}',
 ) }}
-with echo_links as (
-    -- one parent per echo (a row is the duplicate side of at most one link; ties resolved deterministically)
-    select distinct on (duplicate_transaction_id)
-        duplicate_transaction_id as transaction_id,
-        duplicate_of as parent_id,
-        match_type
-    from {{ ref('int_reconciliation__links') }}
-    where duplicate_transaction_id is not null and duplicate_of is not null
-    order by duplicate_transaction_id, match_type
-),
+{%- set links = ref('int_reconciliation__links') %}
+with
 {%- if is_incremental() %}
 
 changed as (
     select transaction_id from {{ ref('int_transactions__delivered') }}
     where {{ changed_since_last_build('delivered_at', 'deduplicated_at') }}
     union
-    select left_transaction_id from {{ ref('int_reconciliation__links') }}
+    select left_transaction_id from {{ links }}
     where {{ changed_since_last_build('linked_at', 'deduplicated_at') }} and left_transaction_id is not null
     union
-    select right_transaction_id from {{ ref('int_reconciliation__links') }}
+    select right_transaction_id from {{ links }}
     where {{ changed_since_last_build('linked_at', 'deduplicated_at') }} and right_transaction_id is not null
 ),
 
 chained as (
-    -- a chain resolves over at most three links: its rows hang at most two links below a changed one
+    -- a chain resolves over at most three links: its rows hang at most two links below a changed one (any link
+    -- counts here: taking in a row whose chosen parent is another one only recomputes it)
     select transaction_id from changed
     union
-    select child.transaction_id from echo_links as child inner join changed on changed.transaction_id = child.parent_id
+    select child.duplicate_transaction_id
+    from {{ links }} as child inner join changed on changed.transaction_id = child.duplicate_of
     union
-    select grandchild.transaction_id
-    from echo_links as grandchild
-    inner join echo_links as child on child.transaction_id = grandchild.parent_id
-    inner join changed on changed.transaction_id = child.parent_id
+    select grandchild.duplicate_transaction_id
+    from {{ links }} as grandchild
+    inner join {{ links }} as child on child.duplicate_transaction_id = grandchild.duplicate_of
+    inner join changed on changed.transaction_id = child.duplicate_of
 ),
 
 affected as (
@@ -69,6 +63,34 @@ delivered as (
         and transaction_id in (select transaction_id from affected)
     {%- endif %}
 ),
+{%- if is_incremental() %}
+
+resolved as (
+    -- a few rows: follow each one's chain by index lookups instead of resolving every link in history
+    select
+        start.transaction_id,
+        first_link.match_type,
+        coalesce(third_link.parent_id, second_link.parent_id, first_link.parent_id) as root_id
+    from (
+        select transaction_id from delivered
+        union
+        select redelivery_of from delivered where redelivery_of is not null
+    ) as start
+    cross join lateral ({{ echo_link_of(links, 'start.transaction_id') }}) as first_link
+    left join lateral ({{ echo_link_of(links, 'first_link.parent_id') }}) as second_link on true
+    left join lateral ({{ echo_link_of(links, 'second_link.parent_id') }}) as third_link on true
+)
+{%- else %}
+
+echo_links as (
+    select distinct on (duplicate_transaction_id)
+        duplicate_transaction_id as transaction_id,
+        duplicate_of as parent_id,
+        match_type
+    from {{ links }}
+    where duplicate_transaction_id is not null and duplicate_of is not null
+    order by duplicate_transaction_id, match_type, duplicate_of
+),
 
 resolved as (
     select
@@ -79,6 +101,7 @@ resolved as (
     left join echo_links as second_link on second_link.transaction_id = first_link.parent_id
     left join echo_links as third_link on third_link.transaction_id = second_link.parent_id
 )
+{%- endif %}
 
 select
     delivered.*,

@@ -5,7 +5,7 @@
     unique_key=['match_type', 'match_key', 'currency'],
     indexes=[
         {'columns': ['match_type', 'match_key', 'currency']}, {'columns': ['linked_at']},
-        {'columns': ['duplicate_transaction_id']},
+        {'columns': ['duplicate_transaction_id']}, {'columns': ['duplicate_of']},
     ],
     pre_hook="set local work_mem = '64MB'",
     post_hook='analyze {{ this }}',
