@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
+from math import log
 
 from .adyen import AdyenRow
 from .api_json import STRIPE_AVAILABLE_ON, STRIPE_PAYOUT, STRIPE_STATUS, billing_text, expense_text, paypal_text
@@ -78,7 +79,25 @@ _CARD_METHODS = (
     ("klarna", "klarna_paynow"),
 )
 _PAYMENT_METHODS = ("wire",) * 45 + ("ach",) * 35 + ("check",) * 20  # how customers pay invoices
+# dollar ranges amounts are drawn from (log-uniformly) where the counterparty has no range of its own
+STRIPE_SALE, PAYPAL_SALE, ADYEN_SALE, INVOICE = (5, 2000), (5, 800), (10, 1500), (300, 40000)
 ROUND_AMOUNTS = (1000_00, 2500_00, 5000_00, 10000_00, 15000_00, 20000_00, 25000_00, 50000_00)
+
+
+def spike_cents(cents: int, factor: int, low: float, high: float) -> int:
+    """An injected amount spike: ``factor`` (8-20) times an ordinary amount of the counterparty, landing above the
+    range its ordinary amounts span (``low``-``high`` dollars, what they are drawn from).
+
+    A base amount whose multiple would stay inside that range (a $10 card sale x10 is an ordinary $100 sale: nothing
+    in the data tells it from one) is moved, at the same relative position, into the top part of the range, whose
+    multiples leave it; the spike stays ``factor`` times an amount the counterparty does pay, i.e. the base is drawn
+    conditioned on the spike being visible. No extra random draw, so the rest of the day is what it was."""
+    top, bottom = high * 100, low * 100
+    if cents * factor > top:
+        return cents * factor
+    floor = top / factor  # the smallest base whose multiple leaves the range
+    position = log(max(cents, bottom) / bottom) / log(floor / bottom) if floor > bottom else 1.0
+    return int(top * factor ** min(max(position, 0.0), 1.0) + 0.5)
 
 
 def is_payday(day: date) -> bool:
@@ -300,9 +319,9 @@ class Simulator:
         rng, customers = self.rng, self.world.customers
         for _ in range(n):
             anomaly = "" if rng.random() >= ANOMALY_RATE else self._anomaly(("amount_spike", "odd_hours"))
-            cents = log_uniform_cents(rng, 5, 2000)
+            cents = log_uniform_cents(rng, *STRIPE_SALE)
             if anomaly == "amount_spike":
-                cents *= between(rng, 8, 20)
+                cents = spike_cents(cents, between(rng, 8, 20), *STRIPE_SALE)
             fee = int(cents * 0.029 + 30.5)
             description = pick(rng, _STRIPE_DESCRIPTIONS).fill(rng, self.day)
             customer = pick(rng, customers)
@@ -389,9 +408,9 @@ class Simulator:
         rng = self.rng
         for _ in range(n):
             anomaly = "" if rng.random() >= ANOMALY_RATE else self._anomaly(("amount_spike", "odd_hours"))
-            gross = log_uniform_cents(rng, 5, 800)
+            gross = log_uniform_cents(rng, *PAYPAL_SALE)
             if anomaly == "amount_spike":
-                gross *= between(rng, 8, 20)
+                gross = spike_cents(gross, between(rng, 8, 20), *PAYPAL_SALE)
             fee = -int(gross * 0.0349 + 49.5)
             payer = self._payer()
             subject = f"Order {digits(rng, 5)}"
@@ -472,9 +491,9 @@ class Simulator:
         rng, customers = self.rng, self.world.eu_customers
         for _ in range(n):
             anomaly = "" if rng.random() >= ANOMALY_RATE else self._anomaly(("amount_spike",))
-            gross = log_uniform_cents(rng, 10, 1500)
+            gross = log_uniform_cents(rng, *ADYEN_SALE)
             if anomaly:
-                gross *= between(rng, 8, 20)
+                gross = spike_cents(gross, between(rng, 8, 20), *ADYEN_SALE)
                 anomaly = "amount_spike"
             commission = int(gross * 0.012 + 10.5)
             reference = f"ORD-{digits(rng, 8)}"
@@ -580,9 +599,9 @@ class Simulator:
             customer = pick(rng, world.customers)
             invoice = f"INV-{world.next_invoice}"
             world.next_invoice += 1
-            invoice_cents = log_uniform_cents(rng, 300, 40000)
+            invoice_cents = log_uniform_cents(rng, *INVOICE)
             if anomaly:
-                invoice_cents *= between(rng, 8, 20)
+                invoice_cents = spike_cents(invoice_cents, between(rng, 8, 20), *INVOICE)
             method = pick(rng, _PAYMENT_METHODS)
             amount = invoice_cents
             if method == "wire" and rng.random() < 0.1 and amount > 5000:
@@ -696,7 +715,7 @@ class Simulator:
             posted = self.day
             detail = ""
             if anomaly == "amount_spike":
-                cents *= between(rng, 8, 20)
+                cents = spike_cents(cents, between(rng, 8, 20), merchant.low, merchant.high)
                 detail = "amount x8-20"
             elif anomaly == "weekend":
                 posted = self.day - timedelta(days=self.day.weekday() + 2)  # the Saturday before
@@ -761,8 +780,10 @@ class Simulator:
                     cents = max(100_00, cents // 100_00 * 100_00)
                 description = pick(rng, _VENDOR_TEMPLATES[name]).fill(rng, day)
             detail = ""
-            if anomaly == "amount_spike":
-                cents *= between(rng, 8, 20)
+            if anomaly == "amount_spike":  # a recurring vendor's contracts are drawn from the same range
+                cents = spike_cents(cents, between(rng, 8, 20), cp.low, cp.high)
+                if cp.round_amounts:
+                    cents = cents // 100_00 * 100_00
                 detail = "amount x8-20"
             elif anomaly == "round_amount":
                 cents = pick(rng, ROUND_AMOUNTS)
@@ -811,7 +832,7 @@ class Simulator:
             kind = "dd" if vendor.direct_debit else "transfer"
             detail = ""
             if anomaly == "amount_spike":
-                cents *= between(rng, 8, 20)
+                cents = spike_cents(cents, between(rng, 8, 20), vendor.low, vendor.high)
                 detail = "amount x8-20"
             elif anomaly == "round_amount":
                 cents = pick(rng, ROUND_AMOUNTS)

@@ -7,7 +7,10 @@ earlier rows of the batch), so the model object itself holds no per-counterparty
 ====================  ===========================================================================================
 ``amount_spike``      amount above the usual range of its counterparty (or, with little history, of its
                       category and source, else of its source): ratio to the 98th percentile of earlier amounts;
-                      or, with hundreds of earlier amounts, above the largest of them (a record)
+                      or, with hundreds of earlier amounts, above the largest of them (a record); or far above the
+                      counterparty's own habit: several times the median of its (ten or more) earlier payments, a
+                      high robust z-score on log amounts and well above the largest of them (a customer who always
+                      pays about 40.00 paying 400.00, an ordinary amount for the category)
 ``new_counterparty``  money out to a vendor with fewer than two earlier (unflagged) payments, with a large amount
                       (above the 95th percentile of its source's payments or of its category, the lower)
 ``duplicate``         same payee, amount, description (and card) as a payment in the previous days, where a chance
@@ -332,6 +335,22 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     out["usual_n"] = usual_n
     out["log_range_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(usual, nan=np.inf) + 1))
 
+    # the counterparty's own habit: median and robust spread (1.4826 x the median absolute deviation) of the log
+    # amounts of its payments in this direction. A customer who always pays about 40.00 paying 400.00 is unusual for
+    # that customer even where 400.00 is an ordinary amount for the category (which the range above judges by)
+    log_amount = out["log_amount"].to_numpy()
+    own_group = groups[0]
+    own_index = pd.Series(own_group)
+    own_logs = pd.Series(log_amount[ref])
+    center = own_index.map(own_logs.groupby(own_group[ref], sort=False).median()).to_numpy(dtype=float)
+    deviation = pd.Series(np.abs(log_amount[ref] - center[ref])).groupby(own_group[ref], sort=False).median()
+    out["party_usual"] = np.expm1(center)
+    out["party_history"] = own_n  # its other (unflagged) payments in this direction
+    out["party_spread"] = 1.4826 * own_index.map(deviation).to_numpy(dtype=float)
+    out["log_party_ratio"] = log_amount - center
+    out["party_max"] = own_max
+    out["log_party_max_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(own_max, nan=np.inf) + 1))
+
     # what counts as a large payment: the source's category's 95th percentile, else the source's
     cat95, cat95_n = _group_quantile(source_category, abs_base, ref, 0.95)
     src95, src95_n = _group_quantile(source_direction, abs_base, ref, 0.95)
@@ -492,6 +511,18 @@ class Evidence:
     record_full: float = 1.1
     record_min_n: float = 300  # distinct earlier amounts the record signal needs (full strength from 1,000)
     record_full_n: float = 1000
+    # the counterparty's own habit: at least ``party_min_n`` earlier payments (with 5-9 a wide-ranging payer's few
+    # amounts bunch up by chance often enough to flag one ordinary payment a day), the amount several times their
+    # median, its robust z-score on log amounts high (the spread floored at ``party_min_spread``, about +-10%: a
+    # fixed price has none) and the amount well above the largest of them
+    party_min_n: float = 10
+    party_from: float = 4.0  # amount / the counterparty's median where the signal starts ...
+    party_full: float = 6.0  # ... and where it is at full strength
+    party_z_from: float = 5.0
+    party_z_full: float = 7.0
+    party_min_spread: float = 0.1
+    party_max_from: float = 1.5  # amount / the counterparty's largest earlier payment
+    party_max_full: float = 2.5
     new_counterparty: float = 0.97
     new_counterparty_from_days: float = 2  # days of history before "first payment to" starts to mean something
     new_counterparty_full_days: float = 5
@@ -515,6 +546,20 @@ class Evidence:
     forest_from: float = 0.999  # training tail probability where the forest starts to count
 
 
+def party_spike(features: pd.DataFrame, evidence: Evidence) -> np.ndarray:
+    """Evidence that an amount is far above the counterparty's own habit: several times the median of its earlier
+    payments, far outside their spread and well above the largest of them (0 with fewer than ``party_min_n``)."""
+    e = evidence
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = features["log_party_ratio"].to_numpy() / np.fmax(features["party_spread"].to_numpy(), e.party_min_spread)
+        return e.spike * (
+            (features["party_history"].to_numpy() >= e.party_min_n)
+            * _ramp(features["log_party_ratio"].to_numpy(), np.log(e.party_from), np.log(e.party_full))
+            * _ramp(z, e.party_z_from, e.party_z_full)
+            * _ramp(features["log_party_max_ratio"].to_numpy(), np.log(e.party_max_from), np.log(e.party_max_full))
+        )
+
+
 def signal_evidence(features: pd.DataFrame, forest_tail: np.ndarray, evidence: Evidence) -> pd.DataFrame:
     """Per-row evidence in [0, 1] for each signal (0 where it does not fire)."""
     e = evidence
@@ -532,7 +577,7 @@ def signal_evidence(features: pd.DataFrame, forest_tail: np.ndarray, evidence: E
         _ramp(features["log_record_ratio"].to_numpy(), np.log(e.record_from), np.log(e.record_full))
         * _ramp(known, e.record_min_n, e.record_full_n)
     )
-    spike = np.maximum(spike, record)
+    spike = np.maximum.reduce([spike, record, party_spike(features, e)])
     spike = spike * ~features["repeat_of_fixed_bill"].to_numpy()  # a fixed bill's known amount is its price
     large_ratio = features["log_material_ratio"].to_numpy()
     new = (
@@ -591,18 +636,26 @@ def combine(evidence: pd.DataFrame) -> np.ndarray:
     return 1.0 - np.prod(1.0 - evidence.to_numpy(dtype=float), axis=1)
 
 
-def _reasons(features: pd.DataFrame, evidence: pd.DataFrame, rows: np.ndarray) -> list[str]:
+def _reasons(features: pd.DataFrame, evidence: pd.DataFrame, rows: np.ndarray, params: Evidence) -> list[str]:
     """Human-readable reasons for the given row positions (strongest signal first)."""
     out = []
     names = list(evidence.columns)
     values = evidence.to_numpy()
-    for i in rows:
+    own_habit = party_spike(features.iloc[rows], params)  # which part of the amount signal fired
+    for k, i in enumerate(rows):
         row = features.iloc[i]
         fired = sorted(((values[i, j], names[j]) for j in range(len(names)) if values[i, j] >= 0.2), reverse=True)
         texts = []
         who = row["party"].split("|", 1)[-1] or row["description"][:40] or row["source"]
-        for _, name in fired:
-            if name == "amount_spike" and row["abs_base"] > row["record_max"] > row["usual_max"] * 1.1:
+        for value, name in fired:
+            if name == "amount_spike" and own_habit[k] >= value:
+                ratio = row["abs_base"] / max(row["party_usual"], 0.01)
+                texts.append(
+                    f"amount {_describe_amount(row['abs_base'])} is {ratio:.1f}x the usual "
+                    f"{_describe_amount(row['party_usual'])} of {who} (median of its {int(row['party_history']):,} "
+                    f"earlier payments, the largest {_describe_amount(row['party_max'])})"
+                )
+            elif name == "amount_spike" and row["abs_base"] > row["record_max"] > row["usual_max"] * 1.1:
                 texts.append(
                     f"amount {_describe_amount(row['abs_base'])} is above the largest of {int(row['usual_n']):,} "
                     f"earlier payments ({_describe_amount(row['record_max'])}) for {who}"
@@ -706,7 +759,7 @@ class AnomalyDetector(BaseEstimator):
         reasons = np.full(len(score), "", dtype=object)
         explain = np.flatnonzero(score >= 0.5)
         if len(explain):
-            reasons[explain] = _reasons(features, evidence, explain)
+            reasons[explain] = _reasons(features, evidence, explain, self._evidence())
         return pd.DataFrame(
             {"anomaly_score": score, "is_anomaly": score >= threshold, "anomaly_reasons": reasons},
             index=batch.index,

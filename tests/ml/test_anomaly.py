@@ -11,8 +11,9 @@ import pytest
 from ml.anomaly import AnomalyDetector, anomaly_input, configured_threshold, score_in_days
 from ml.evaluation import detection_metrics
 
-# kinds a detector can see in the rows the pipeline lands: an in-range "x8-20" spike of a small amount, or a
-# recurring bill whose description several contracts share, is not distinguishable from normal traffic
+# kinds a detector sees every time in the rows the pipeline lands: a spike just above its counterparty's range
+# needs more than this sample's few days of history to stand out, and a recurring bill whose description several
+# contracts share is not distinguishable from normal traffic
 OBSERVABLE = ("duplicate_payment", "new_counterparty", "round_amount", "weekend", "odd_hours")
 
 
@@ -38,8 +39,10 @@ def test_meets_precision_and_queue_targets_on_injected_anomalies(scored):
     assert metrics["queue_share"] <= 0.02, metrics
     daily = rows.groupby(rows["booked_date"].dt.normalize())["anomaly_score"].apply(lambda s: (s >= 0.95).mean())
     assert daily.max() <= 0.02
-    # the simulator also injects spikes that stay inside the normal range; overall recall is reported by the bench
-    assert metrics["recall"] >= 0.5, metrics
+    # the full target (recall >= 0.90) is measured by bench/bench_models.py on 10 days of history; this sample has 6
+    assert metrics["recall"] >= 0.7, metrics
+    spikes = rows[rows["anomaly_kind"] == "amount_spike"]
+    assert len(spikes) >= 10 and spikes["flagged"].mean() >= 0.6, spikes["flagged"].mean()
     observable = rows[rows["anomaly_kind"].isin(OBSERVABLE) | ~rows["is_anomaly"].astype(bool)]
     seen = detection_metrics(observable["is_anomaly"].to_numpy(), observable["anomaly_score"].to_numpy() >= 0.95)
     assert seen["recall"] >= 0.85, seen
@@ -113,3 +116,70 @@ def test_scoring_is_vectorized(scored, simulated):
     seconds = time.perf_counter() - started
     assert len(result) == len(big)
     assert len(big) / seconds > 20_000, f"{len(big) / seconds:.0f} rows/s"
+
+
+def _card_sales(regular: dict[str, list[float]], seed: int = 1) -> pd.DataFrame:
+    """40 business days of PayPal sales: 30 a day from 60 one-off-looking payers whose amounts range 5-2,000 (so
+    400.00 or 50,000.00-sized outliers aside, any amount is ordinary for the category), plus the given regular
+    payers' payments, one every third day."""
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2026-09-01", periods=40)
+    rows = []
+    for number, day in enumerate(np.repeat(days, 30)):
+        amount = round(float(np.exp(rng.uniform(np.log(5), np.log(2000)))), 2)
+        rows.append((f"t{number}", day, amount, f"PAYER {number % 60}"))
+    for name, amounts in regular.items():
+        for k, amount in enumerate(amounts):
+            rows.append((f"{name}-{k}", days[3 * k], amount, name))
+    frame = pd.DataFrame(rows, columns=["transaction_id", "booked_date", "amount", "counterparty"])
+    return frame.assign(
+        source="paypal", description="Order", category="revenue_card_sales", instrument="", occurred_at=pd.NaT
+    )
+
+
+def _sale(name: str, amount: float, transaction_id: str = "new") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "transaction_id": [transaction_id],
+            "source": "paypal",
+            "booked_date": [pd.Timestamp("2026-10-28")],
+            "amount": [amount],
+            "counterparty": [name],
+            "description": "Order",
+            "category": "revenue_card_sales",
+            "instrument": "",
+            "occurred_at": pd.NaT,
+        }
+    )
+
+
+def _score_sale(history: pd.DataFrame, name: str, amount: float) -> pd.Series:
+    past = anomaly_input(history).assign(is_flagged=False)
+    model = AnomalyDetector().fit(past)
+    return model.score(anomaly_input(_sale(name, amount)), past).iloc[0]
+
+
+HABIT = [39.5, 40.0, 41.2, 38.9, 40.0, 42.0, 39.0, 40.5, 41.0, 39.9, 40.0, 38.5]  # a regular paying about 40.00
+
+
+def test_a_regular_customers_tenfold_payment_is_flagged_against_its_own_habit():
+    """400.00 is an ordinary sale for the category (amounts reach 2,000), but ten times what this payer always pays."""
+    result = _score_sale(_card_sales({"ACME LLC": HABIT}), "ACME LLC", 400.0)
+    assert result["is_anomaly"], result
+    assert "is 10.0x the usual 40.00 of ACME LLC (median of its 12 earlier payments" in result["anomaly_reasons"]
+    # the same amount from a payer without that habit is an ordinary sale
+    assert not _score_sale(_card_sales({"ACME LLC": HABIT}), "PAYER 7", 400.0)["is_anomaly"]
+
+
+@pytest.mark.parametrize(
+    ("regular", "amount", "why"),
+    [
+        ([50_000.0 + 250 * k for k in range(12)], 52_000.0, "large for the category, but what this payer always pays"),
+        ([float(a) for a in np.geomspace(5, 150, 12)], 400.0, "a payer whose amounts range widely has no such habit"),
+        (HABIT[:4], 400.0, "four payments are not a habit yet"),
+        (HABIT + [395.0], 400.0, "the payer paid about this once before (not flagged, or cleared by a reviewer)"),
+    ],
+)
+def test_an_amount_within_the_counterpartys_own_habit_is_not_flagged(regular, amount, why):
+    result = _score_sale(_card_sales({"ACME LLC": regular}), "ACME LLC", amount)
+    assert not result["is_anomaly"], (why, result)

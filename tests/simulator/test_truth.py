@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from datetime import date
 from decimal import Decimal
 
-from finflow_simulator.catalog import GL_ACCOUNTS
+from finflow_simulator.catalog import CARD_MERCHANTS, COUNTERPARTIES, EU_VENDORS, GL_ACCOUNTS
+from finflow_simulator.engine import ADYEN_SALE, INVOICE, PAYPAL_SALE, STRIPE_SALE, spike_cents
 
 from .conftest import DAYS, PER_DAY, SimRun
 
@@ -172,6 +173,29 @@ def test_anomalies_are_labeled_at_a_low_rate(sim: SimRun) -> None:
     kinds = {a["anomaly_kind"] for a in anomalies}
     allowed = {"amount_spike", "odd_hours", "weekend", "round_amount", "new_counterparty", "duplicate_payment"}
     assert kinds <= allowed | {"recurring_drift"}
+
+
+def test_amount_spikes_leave_their_counterpartys_range(sim: SimRun) -> None:
+    """A spike is 8-20x an ordinary amount and lands above the range the counterparty's ordinary amounts span (the
+    flow's range where a customer has none of its own), so the rows carry a trace of it."""
+    flows = {"stripe": STRIPE_SALE, "paypal": PAYPAL_SALE, "adyen": ADYEN_SALE, "billing": INVOICE}
+    own = {party.name: (party.low, party.high) for party in (*CARD_MERCHANTS, *COUNTERPARTIES, *EU_VENDORS)}
+    spikes = [a for a in sim.table("anomalies.csv") if a["anomaly_kind"] == "amount_spike"]
+    assert spikes
+    for spike in spikes:
+        _, high = flows.get(spike["source"]) or own[spike["counterparty"]]
+        assert abs(Decimal(spike["amount"])) > Decimal(high) * Decimal("0.99"), spike  # a wire fee may come off
+
+
+def test_spike_cents_multiplies_an_ordinary_amount_above_the_range() -> None:
+    low, high = 5, 2000
+    assert spike_cents(150_000, 10, low, high) == 1_500_000  # 1,500.00 x10 leaves the range as it is
+    for cents in (500, 1_000, 10_000, 20_000):  # x10 of these would stay at or below 2,000.00
+        spiked = spike_cents(cents, 10, low, high)
+        assert high * 100 <= spiked <= high * 100 * 10
+        assert low * 100 <= spiked / 10 <= high * 100  # still ten times an amount the counterparty pays
+    assert spike_cents(1_000, 10, low, high) < spike_cents(10_000, 10, low, high)  # the order is kept
+    assert spike_cents(1_000, 8, 10, 20) == 8_000  # a narrow range: any multiple leaves it
 
 
 def test_duplicate_payments_repeat_an_earlier_payment(sim: SimRun) -> None:
