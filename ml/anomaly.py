@@ -178,6 +178,14 @@ def counterparty_keys(frame: pd.DataFrame, descriptions: np.ndarray | None = Non
     return source + "|" + party
 
 
+def _closest_other(amounts: np.ndarray, cents: int) -> float:
+    """The amount nearest ``cents`` on a log scale other than ``cents`` itself (``cents`` when there is no other)."""
+    amounts = np.asarray(amounts, dtype=float)
+    distance = np.abs(np.log((amounts + 1) / (cents + 1)))
+    distance[distance == 0] = 9.0  # its own amount only when nothing else is nearer than a factor of e^9
+    return float(amounts[np.argmin(distance)])
+
+
 def _describe_amount(value: float) -> str:
     return f"{value:,.2f}"
 
@@ -406,17 +414,18 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     seen_amount = pd.Series(np.ones(len(f), np.int64)).groupby(bill_amount_codes).transform("size").to_numpy() - 1
     out["new_bill_amount"] = (seen_amount == 0) & ~recurring & (f["direction"].to_numpy() < 0)
     out["repeat_of_fixed_bill"] = (seen_amount >= 1) & (n_bill >= 3) & (out["bill_repeat_share"].to_numpy() >= 0.5)
-    candidates = np.flatnonzero(out["new_bill_amount"].to_numpy() & (n_bill >= 3) & (out["bill_repeat_share"] >= 0.5))
+    # (batch rows only: it is read for their reasons, and a bill with years of history has thousands of amounts)
+    candidates = np.flatnonzero(
+        out["new_bill_amount"].to_numpy() & (n_bill >= 3) & (out["bill_repeat_share"] >= 0.5) & out["in_batch"]
+    )
     out["nearest_bill"] = np.nan
     if len(candidates):  # the usual amount it departs from (for the reason): the closest other amount of the bill
         wanted = set(bill_codes[candidates].tolist())
         mask = ref & np.isin(bill_codes, list(wanted))
         amounts = pd.Series(cents[mask]).groupby(bill_codes[mask]).unique()
-        nearest = [
-            min(amounts.get(bill_codes[i], [cents[i]]), key=lambda a, c=cents[i]: abs(np.log((a + 1) / (c + 1))) or 9)
-            for i in candidates
+        out.iloc[candidates, out.columns.get_loc("nearest_bill")] = [
+            _closest_other(amounts.get(bill_codes[i], np.array([cents[i]])), cents[i]) / 100.0 for i in candidates
         ]
-        out.iloc[candidates, out.columns.get_loc("nearest_bill")] = np.asarray(nearest, dtype=float) / 100.0
 
     # duplicates: the same payment key seen before within a few days, where a chance match is unlikely
     prefix_codes = f["prefix_code"].to_numpy()
