@@ -53,7 +53,7 @@ def run(transactions: int, days: int) -> tuple[float, int, float]:
         f"{figures.wall / floor:,.1f}x"
     )
     bench.close()
-    return figures.wall / sim.transactions, figures.peak_rss, figures.wall
+    return figures.wall / sim.transactions, figures.peak, figures.wall
 
 
 def main() -> None:

@@ -38,7 +38,9 @@ class RunFigures:
     wall: float
     stages: dict[str, float] = field(default_factory=dict)  # stage -> seconds (sum of its steps)
     steps: dict[str, float] = field(default_factory=dict)
-    peak_rss: int = 0  # bytes
+    peak: int = 0  # bytes: this process + children + PostgreSQL (proportional set size)
+    peak_parts: str = ""  # how the peak split, MiB
+    peak_steps: tuple[str, ...] = ()  # the steps running at the peak
 
     def print(self, transactions: int, label: str = "pipeline") -> None:
         print(f"{label} wall: {self.wall:.2f} s -> {transactions / self.wall:,.0f} transactions/s")
@@ -46,37 +48,72 @@ class RunFigures:
             print(f"  stage {stage:<8} {self.stages.get(stage, 0.0):8.2f} s")
         slowest = sorted(self.steps.items(), key=lambda kv: -kv[1])[:6]
         print("  slowest steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in slowest))
-        print(f"  peak memory (this process + children + PostgreSQL): {self.peak_rss / 2**20:,.0f} MiB")
+        print(
+            f"  peak memory (this process + children + PostgreSQL, PSS): {self.peak / 2**20:,.0f} MiB "
+            f"({self.peak_parts}; during {', '.join(self.peak_steps) or 'no step'})"
+        )
 
 
-def _tree_rss(roots: list[psutil.Process]) -> int:
-    seen, total = set(), 0
-    for root in roots:
+def _memory(proc: psutil.Process) -> int:
+    """Proportional set size: shared pages (PostgreSQL's shared buffers, which every backend maps) are split among
+    the processes that map them instead of being counted once per backend, as summing RSS would."""
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):
+        return proc.memory_info().rss
+
+
+def _tree_memory(root: psutil.Process, seen: set[int]) -> int:
+    total = 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for proc in procs:
+        if proc.pid in seen:
+            continue
+        seen.add(proc.pid)
         try:
-            for proc in [root, *root.children(recursive=True)]:
-                if proc.pid not in seen:
-                    seen.add(proc.pid)
-                    total += proc.memory_info().rss
+            total += _memory(proc)
         except psutil.Error:
             continue
     return total
 
 
+@dataclass
+class MemoryPeak:
+    """The largest total seen, when, and how it split between this process, its children (dbt) and PostgreSQL."""
+
+    peak: int = 0
+    at: float = 0.0  # time.time() of the peak
+    parts: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {size / 2**20:,.0f}" for name, size in self.parts.items())
+
+
 @contextmanager
 def peak_memory(interval: float = 0.25):
-    """Yields a dict whose 'peak' is the largest RSS sum seen of this process tree and the embedded server's."""
+    """Yields a MemoryPeak of this process, its children and the embedded server, sampled every ``interval`` s."""
     from finflow_assets.warehouse import embedded
 
-    found = {"peak": 0}
+    found = MemoryPeak()
     stop = threading.Event()
+    me = psutil.Process()
 
     def sample() -> None:
         while not stop.is_set():
-            roots = [psutil.Process()]
+            seen: set[int] = set()
             pid = embedded.running_pid()
-            if pid:
-                roots.append(psutil.Process(pid))
-            found["peak"] = max(found["peak"], _tree_rss(roots))
+            # the server first, so its tree is not counted as this process's children
+            server = _tree_memory(psutil.Process(pid), seen) if pid else 0
+            seen.add(me.pid)
+            own = _memory(me)
+            children = sum(_tree_memory(child, seen) for child in me.children())
+            total = own + children + server
+            if total > found.peak:
+                found.peak, found.at = total, time.time()
+                found.parts = {"python": own, "children": children, "postgres": server}
             stop.wait(interval)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -86,6 +123,24 @@ def peak_memory(interval: float = 0.25):
     finally:
         stop.set()
         thread.join()
+
+
+def steps_running_at(run_id: str, moment: float) -> tuple[str, ...]:
+    """The steps of a run that had started and not yet finished at ``moment`` (time.time()), from the event log."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    ended: dict[str, float] = {}
+    with dg.DagsterInstance.get() as instance:
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type_value == "STEP_START":
+                started[event.step_key] = entry.timestamp
+            elif event.event_type_value in {"STEP_SUCCESS", "STEP_FAILURE"}:
+                ended[event.step_key] = entry.timestamp
+    return tuple(key for key, at in started.items() if at <= moment <= ended.get(key, float("inf")))
 
 
 class Bench:
@@ -138,7 +193,8 @@ class Bench:
         stages: dict[str, float] = defaultdict(float)
         for key, seconds in steps.items():
             stages[stage_of(key)] += seconds
-        return RunFigures(wall, dict(stages), dict(steps), memory["peak"]), result
+        running = steps_running_at(result.run_id, memory.at)
+        return RunFigures(wall, dict(stages), dict(steps), memory.peak, memory.describe(), running), result
 
     def count(self, query: str) -> int:
         from finflow_assets.warehouse import connect
