@@ -38,7 +38,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,8 +124,8 @@ def _ramp(x: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame.columns:
-        return pd.Series("", index=frame.index, dtype=object)
-    return frame[column].astype(object).where(frame[column].notna(), "").astype(str)
+        return pd.Series("", index=frame.index, dtype=str)
+    return frame[column].fillna("").astype(str)  # (fill first: pandas 2 turns NaN into "nan")
 
 
 _SPACES = re.compile(r"\s+")
@@ -135,7 +135,7 @@ _TRAILING = re.compile(r"[^\w&]+$")
 
 def _per_unique(values: pd.Series, function: Callable[[str], object]) -> np.ndarray:
     """``function`` applied once per distinct value (descriptions repeat a lot), mapped back to every row."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    codes, uniques = pd.factorize(values)  # on the column itself: no Python string per row
     mapped = np.empty(len(uniques) + 1, dtype=object)
     mapped[:-1] = [function(value) for value in uniques]
     mapped[-1] = function("")
@@ -168,7 +168,7 @@ def counterparty_keys(frame: pd.DataFrame, descriptions: np.ndarray | None = Non
         descriptions = _per_unique(_text(frame, "description"), _clean_description)
     missing = party == ""
     if missing.any():
-        uniques, inverse = np.unique(descriptions[missing].astype(str), return_inverse=True)
+        inverse, uniques = pd.factorize(descriptions[missing])  # (np.unique would copy them to fixed-width text)
         words = [[w for w in text.split() if not any(ch.isdigit() for ch in w)] for text in uniques]
         counts = Counter(w for ws in words for w in set(ws))
         keys = np.array([" ".join([w for w in ws if counts[w] > 1][:3]) for ws in words], dtype=object)
@@ -188,6 +188,25 @@ def _closest_other(amounts: np.ndarray, cents: int) -> float:
 
 def _describe_amount(value: float) -> str:
     return f"{value:,.2f}"
+
+
+class _BatchColumns:
+    """Feature columns for the batch rows only: ``columns[name] = values`` (one value per context row, or a
+    scalar) keeps the values at ``take``, the batch rows' positions in the context frame in the batch's order."""
+
+    def __init__(self, take: np.ndarray, keep: Iterable[str] | None = None) -> None:
+        self.take = take
+        self.keep = None if keep is None else frozenset(keep)
+        self.columns: dict[str, np.ndarray] = {}
+
+    def __setitem__(self, name: str, values: object) -> None:
+        if self.keep is not None and name not in self.keep:
+            return
+        array = np.asarray(values)
+        self.columns[name] = array[self.take] if array.ndim else np.full(len(self.take), array)
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, index=index)
 
 
 @dataclass
@@ -275,30 +294,55 @@ def _previous(frame: pd.DataFrame, key: str, reference: np.ndarray, column: np.n
 
 
 def build_features(
-    batch: pd.DataFrame, history: pd.DataFrame | None = None, exclude: np.ndarray | None = None
+    batch: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    exclude: np.ndarray | None = None,
+    columns: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Signal features for every row of ``batch`` against ``history`` (earlier transactions; rows with
     ``is_flagged`` true, and batch rows marked in ``exclude``, do not set baselines). Returned in ``batch``'s order
-    and index."""
+    and index; ``columns``: only these features (fitting the forest on a million rows needs 7 of them)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _build_features(batch, history, exclude)
+        return _build_features(batch, history, exclude, columns)
 
 
-def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndarray | None) -> pd.DataFrame:
+def _build_features(
+    batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndarray | None, columns: Iterable[str] | None
+) -> pd.DataFrame:
     context = _context(batch, history, exclude)
     f, ref = context.frame, context.reference
-    out = pd.DataFrame(index=f.index)
+    # history rows only inform the batch rows' baselines: every feature is computed over all rows but kept for the
+    # batch rows alone (in the batch's order), so memory for the output grows with the batch, not with the history
+    in_batch = f["in_batch"].to_numpy()
+    take = np.flatnonzero(in_batch)
+    take = take[np.argsort(f["_batch_position"].to_numpy()[take], kind="stable")]
+    out = _BatchColumns(take, columns)
     out["_seq"] = f["_seq"]
-    out["in_batch"] = f["in_batch"].to_numpy()
-    abs_base = f["abs_base"].to_numpy()
-    out["abs_base"] = abs_base
-    out["log_amount"] = np.log1p(abs_base)
+    out["abs_base"] = f["abs_base"]
+    out["log_amount"] = np.log1p(f["abs_base"].to_numpy())
     out["party"] = f["party"].to_numpy()
     out["description"] = _text(f, "description").to_numpy(dtype=object)
     out["category"] = f["category"].to_numpy()
     out["source"] = f["source"].to_numpy()
+    # one function per family of signals, so each family's whole-history temporaries are freed before the next
+    for family in (
+        _amount_features,
+        _payee_history_features,
+        _bill_features,
+        _duplicate_features,
+        _round_features,
+        _calendar_features,
+        _velocity_features,
+    ):
+        family(f, ref, out)
+    return out.frame(batch.index)
 
-    # amount against the counterparty's usual range, else the category's within the source
+
+def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """The amount against the counterparty's usual range, else the category's within the source; against the
+    counterparty's own habit; and against what counts as large for the source's category."""
+    abs_base = f["abs_base"].to_numpy()
+    log_amount = np.log1p(abs_base)
     direction = f["direction"].to_numpy()
     party_codes = f["party_code"].to_numpy()
     family_codes = f["family_code"].to_numpy()
@@ -346,7 +390,6 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     # the counterparty's own habit: median and robust spread (1.4826 x the median absolute deviation) of the log
     # amounts of its payments in this direction. A customer who always pays about 40.00 paying 400.00 is unusual for
     # that customer even where 400.00 is an ordinary amount for the category (which the range above judges by)
-    log_amount = out["log_amount"].to_numpy()
     own_group = groups[0]
     own_index = pd.Series(own_group)
     own_logs = pd.Series(log_amount[ref])
@@ -364,8 +407,9 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     src95, src95_n = _group_quantile(source_direction, abs_base, ref, 0.95)
     large = np.where(cat95_n >= MIN_BASELINE, cat95, np.where(src95_n >= MIN_BASELINE, src95, np.nan))
     out["large_amount"] = large
-    out["log_large_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(large, nan=np.inf) + 1))
-    out["log_category_ratio"] = np.where(np.isfinite(large), out["log_large_ratio"], 0.0)
+    log_large_ratio = np.log((abs_base + 1) / (np.nan_to_num(large, nan=np.inf) + 1))
+    out["log_large_ratio"] = log_large_ratio
+    out["log_category_ratio"] = np.where(np.isfinite(large), log_large_ratio, 0.0)
     # for a new payee the category is only the model's guess: a first payment is material when it is large for the
     # account (the source's payments in that direction) or for the category, whichever bar is lower
     material = np.fmin(
@@ -374,18 +418,25 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     out["material_amount"] = material
     out["log_material_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(material, nan=np.inf) + 1))
 
-    # payee history: earlier payments that were not flagged (a flagged payment does not establish its payee)
+
+def _payee_history_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """Payee history: earlier payments that were not flagged (a flagged payment does not establish its payee)."""
+    party_codes = f["party_code"].to_numpy()
     before = pd.Series(ref.astype(np.int64)).groupby(party_codes).cumsum().to_numpy() - ref
     out["prior_payments"] = before
     out["log_prior_payments"] = np.log1p(before)
-    out["money_out"] = (f["direction"] < 0).to_numpy()
-    out["vendor_payment"] = out["money_out"].to_numpy() & ~f["category"].isin(NOT_VENDOR_CATEGORIES).to_numpy()
+    money_out = (f["direction"] < 0).to_numpy()
+    out["money_out"] = money_out
+    out["vendor_payment"] = money_out & ~f["category"].isin(NOT_VENDOR_CATEGORIES).to_numpy()
     # days of data before the row's day: on a first day every payee is "new", which says nothing
     booked = f["booked_date"].to_numpy()
     out["history_days"] = np.searchsorted(np.unique(booked), booked, side="left").astype(float)
 
-    # bills: how often each payee's exact bill (description and amount) repeats, and whether this one's earlier
-    # payments all had one amount (a recurring bill) that this one departs from
+
+def _bill_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """Bills: how often each payee's exact bill (description and amount) repeats, and whether this one's earlier
+    payments all had one amount (a recurring bill) that this one departs from."""
+    in_batch = f["in_batch"].to_numpy()
     cents = f["abs_cents"].to_numpy()
     bill_codes = f["bill_code"].to_numpy()
     bill_amount_codes = _codes(bill_codes, cents)
@@ -409,25 +460,31 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     repeated = ref & (n_bill_amount >= 1)
     repeated_others = pd.Series(repeated.astype(np.int64)).groupby(bill_codes).transform("sum").to_numpy() - repeated
     out["bill_others"] = n_bill
-    out["bill_repeat_share"] = repeated_others / np.maximum(n_bill, 1)
+    bill_repeat_share = repeated_others / np.maximum(n_bill, 1)
+    out["bill_repeat_share"] = bill_repeat_share
     # "never seen" counts flagged payments too: a repeat of a flagged amount is the new price, flagged once
     seen_amount = pd.Series(np.ones(len(f), np.int64)).groupby(bill_amount_codes).transform("size").to_numpy() - 1
-    out["new_bill_amount"] = (seen_amount == 0) & ~recurring & (f["direction"].to_numpy() < 0)
-    out["repeat_of_fixed_bill"] = (seen_amount >= 1) & (n_bill >= 3) & (out["bill_repeat_share"].to_numpy() >= 0.5)
+    new_bill_amount = (seen_amount == 0) & ~recurring & (f["direction"].to_numpy() < 0)
+    out["new_bill_amount"] = new_bill_amount
+    out["repeat_of_fixed_bill"] = (seen_amount >= 1) & (n_bill >= 3) & (bill_repeat_share >= 0.5)
     # (batch rows only: it is read for their reasons, and a bill with years of history has thousands of amounts)
-    candidates = np.flatnonzero(
-        out["new_bill_amount"].to_numpy() & (n_bill >= 3) & (out["bill_repeat_share"] >= 0.5) & out["in_batch"]
-    )
-    out["nearest_bill"] = np.nan
+    candidates = np.flatnonzero(new_bill_amount & (n_bill >= 3) & (bill_repeat_share >= 0.5) & in_batch)
+    nearest_bill = np.full(len(f), np.nan)
     if len(candidates):  # the usual amount it departs from (for the reason): the closest other amount of the bill
         wanted = set(bill_codes[candidates].tolist())
         mask = ref & np.isin(bill_codes, list(wanted))
         amounts = pd.Series(cents[mask]).groupby(bill_codes[mask]).unique()
-        out.iloc[candidates, out.columns.get_loc("nearest_bill")] = [
+        nearest_bill[candidates] = [
             _closest_other(amounts.get(bill_codes[i], np.array([cents[i]])), cents[i]) / 100.0 for i in candidates
         ]
+    out["nearest_bill"] = nearest_bill
 
-    # duplicates: the same payment key seen before within a few days, where a chance match is unlikely
+
+def _duplicate_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """Duplicates: the same payment key seen before within a few days, where a chance match is unlikely."""
+    cents = f["abs_cents"].to_numpy()
+    family_codes = f["family_code"].to_numpy()
+    ref_ones = pd.Series(ref.astype(np.int64))
     prefix_codes = f["prefix_code"].to_numpy()
     payment_codes = _codes(prefix_codes, cents)
     day = f["booked_date"].to_numpy()
@@ -452,7 +509,12 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     out["duplicate_of_days"] = np.where((seen_before == 1) & (days_since <= DUPLICATE_WINDOW_DAYS), days_since, np.nan)
     out["duplicate_chance"] = chance
 
-    # round amounts where the payee and the category rarely see one
+
+def _round_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """Round amounts where the payee and the category rarely see one."""
+    cents = f["abs_cents"].to_numpy()
+    party_codes = f["party_code"].to_numpy()
+    category_codes = f["category_code"].to_numpy()
     is_round = (cents >= 100_000) & (cents % 10_000 == 0)
     out["is_round"] = is_round
     round_series = pd.Series((is_round & ref).astype(np.int64))
@@ -466,7 +528,11 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
     )
     out["round_share"] = np.fmax(party_round, category_round)
 
-    # calendar: weekend bookings and hours of day, against the source's own habits
+
+def _calendar_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """Calendar: weekend bookings and hours of day, against the source's own habits."""
+    source_codes = f["source_code"].to_numpy()
+    count_series = pd.Series(ref.astype(np.int64))
     weekend = f["booked_date"].dt.weekday.to_numpy() >= 5
     out["weekend"] = weekend
     weekend_ref = pd.Series(weekend & ref)
@@ -492,17 +558,15 @@ def _build_features(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: 
         np.isfinite(hour_share), -np.log10(np.maximum(np.nan_to_num(hour_share, nan=1), 1e-6)), 0.0
     )
 
-    # velocity: payments to one payee on one day against its usual count per active day
+
+def _velocity_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+    """Velocity: payments to one payee on one day against its usual count per active day."""
+    party_codes = f["party_code"].to_numpy()
     party_day = _codes(party_codes, f["booked_date"].to_numpy())
     day_count = pd.Series(np.ones(len(f), np.int64)).groupby(party_day).transform("size").to_numpy()
     usual_per_day = pd.Series(day_count.astype(float)).groupby(party_codes).transform("median").to_numpy()
     out["day_count"] = day_count
     out["log_velocity_ratio"] = np.log(day_count / np.maximum(usual_per_day, 1.0))
-
-    batch_rows = out[f["in_batch"].to_numpy()].copy()
-    batch_rows = batch_rows.iloc[np.argsort(f.loc[f["in_batch"], "_batch_position"].to_numpy(), kind="stable")]
-    batch_rows.index = batch.index
-    return batch_rows.drop(columns=["in_batch"])
 
 
 @dataclass(frozen=True)
@@ -737,8 +801,7 @@ class AnomalyDetector(BaseEstimator):
         return Evidence(**(self.evidence or {}))
 
     def fit(self, frame: pd.DataFrame, y: object = None) -> AnomalyDetector:
-        features = build_features(frame)
-        matrix = features[list(FOREST_FEATURES)].to_numpy(dtype=float)
+        matrix = build_features(frame, columns=FOREST_FEATURES)[list(FOREST_FEATURES)].to_numpy(dtype=float)
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators,
             max_samples=min(self.max_samples, len(matrix)),
@@ -807,21 +870,55 @@ def train_anomaly_model(history: pd.DataFrame, seed: int = 0, **params: object) 
     return AnomalyDetector(seed=seed, **params).fit(history)
 
 
-def score_in_days(
-    model: AnomalyDetector, frame: pd.DataFrame, history: pd.DataFrame | None = None, threshold: float | None = None
-) -> pd.DataFrame:
-    """Score ``frame`` one booking day at a time, each day against everything before it (flags carried forward),
-    as the incremental scoring asset does day after day."""
-    history = history.copy() if history is not None else None
-    results = []
-    days = pd.to_datetime(frame["booked_date"]).dt.normalize()
-    for day in np.sort(days.unique()):
-        batch = frame[days == day]
+MAX_BATCH_ROWS = 200_000  # rows scored in one pass at most (whole booking days): bounds memory on a first run
+
+
+def score_in_chunks(
+    model: AnomalyDetector,
+    frame: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    threshold: float | None = None,
+    max_rows: int = MAX_BATCH_ROWS,
+) -> Iterator[tuple[np.ndarray, pd.DataFrame]]:
+    """Score ``frame`` a run of whole booking days at a time (up to ``max_rows`` rows where the days allow; a
+    larger day is a run of its own), each run against ``history`` and the runs before it with their flags, as
+    day-by-day scoring would. Yields each run's row positions in ``frame`` and its scores. Memory grows with the
+    run and the history's inputs, not with the whole of ``frame``."""
+    days = pd.to_datetime(frame["booked_date"]).dt.normalize().to_numpy()
+    order = np.argsort(days, kind="stable")
+    distinct, starts = np.unique(days[order], return_index=True)
+    bounds = [*starts.tolist(), len(frame)]
+    runs: list[tuple[int, int]] = []
+    for day in range(len(distinct)):
+        begin, end = bounds[day], bounds[day + 1]
+        if runs and end - runs[-1][0] <= max_rows:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((begin, end))
+    for begin, end in runs:
+        positions = np.sort(order[begin:end])
+        batch = frame.iloc[positions]
         scored = model.score(batch, history, threshold)
-        results.append(scored)
+        yield positions, scored
         done = batch.assign(is_flagged=scored["is_anomaly"].to_numpy())
         history = done if history is None else pd.concat([history, done])
-    return pd.concat(results).reindex(frame.index)
+
+
+def score_in_days(
+    model: AnomalyDetector,
+    frame: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    threshold: float | None = None,
+    max_rows: int = 1,
+) -> pd.DataFrame:
+    """Score ``frame`` one booking day at a time (``max_rows``: runs of days up to that many rows), each against
+    everything before it (flags carried forward), as the incremental scoring asset does day after day. Returned in
+    ``frame``'s order."""
+    pieces = list(score_in_chunks(model, frame, history, threshold, max_rows))
+    if not pieces:
+        return model.score(frame, history, threshold)
+    positions = np.concatenate([p for p, _ in pieces])
+    return pd.concat([scored for _, scored in pieces]).iloc[np.argsort(positions, kind="stable")]
 
 
 def timed_score(model: AnomalyDetector, batch: pd.DataFrame, history: pd.DataFrame | None = None) -> tuple:
@@ -848,7 +945,7 @@ def anomaly_input(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             values = pd.Series(None, index=frame.index, dtype=object)
         if column in TEXT_INPUTS:
-            out[column] = values.astype(object).where(values.notna(), "").astype(str)
+            out[column] = values.fillna("").astype(str)  # (fill first: pandas 2 turns NaN into "nan")
         elif column in ("amount", "amount_base"):
             out[column] = pd.to_numeric(values, errors="coerce").astype(float)
         elif column == "booked_date":

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .anomaly import (
     ANOMALY_INPUT_COLUMNS,
+    MAX_BATCH_ROWS,
     SIGNALS,
     AnomalyDetector,
     anomaly_input,
@@ -265,7 +266,8 @@ def evaluate_anomaly_model(
     """Score the held-out days one at a time against everything before (as the pipeline does) and measure the
     queue share; with ``truth`` (is_anomaly per held-out row) precision, recall and the PR curve; always the recall
     and precision on injected synthetic anomalies (the gate's measure when nothing is labeled)."""
-    history_flags = model.score(history, threshold=threshold)["is_anomaly"]
+    # the history's own flags (they keep flagged rows out of the baselines), in runs of days to bound memory
+    history_flags = score_in_days(model, history, threshold=threshold, max_rows=MAX_BATCH_ROWS)["is_anomaly"]
     past = history.assign(is_flagged=history_flags.to_numpy())
     started = time.perf_counter()
     scored = score_in_days(model, holdout, past, threshold)
@@ -340,8 +342,7 @@ def train_and_register_anomaly_model(
     params = params or {}
     threshold = configured_threshold()
     truth = frame[truth_column].astype(bool) if truth_column else None
-    data = anomaly_input(frame)
-    history, holdout = split_days(data)
+    history, holdout = split_days(anomaly_input(frame))
     model = AnomalyDetector(seed=seed, threshold=threshold, **params).fit(history)
     fit_seconds = time.perf_counter() - started
     evaluation = evaluate_anomaly_model(model, history, holdout, threshold=threshold, truth=truth, seed=seed)
