@@ -34,6 +34,7 @@ from .scores import (
 CATEGORIZER = "finflow-categorizer"
 ANOMALY = "finflow-anomaly"
 RETRAIN_TAG = "finflow/retrain"
+REASONS = ("anomaly_score", "anomaly_reasons")  # what an alert shows beside the transaction
 MIN_ANOMALY_DAYS = 2  # the anomaly model learns from earlier days and is measured on the newest
 VALIDATED = dg.AssetKey("int_transactions__validated")
 RULE_CATEGORIZED = dg.AssetKey("int_transactions__rule_categorized")
@@ -321,10 +322,10 @@ def transaction_anomalies(
     mlflow_store: MlflowResource,
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
-    from ml.anomaly import anomaly_input, configured_threshold
+    from ml.anomaly import anomaly_input, configured_threshold, score_in_chunks
     from ml.registry import champion_version, load_champion
 
-    from ..automation.alerts import send_anomaly_alert
+    from ..automation.alerts import anomaly_alert_threshold, send_anomaly_alert
 
     if champion_version(mlflow_store.tracking_uri(), ANOMALY) is None:
         context.log.warning(f"no {ANOMALY} champion yet: transactions stay unscored until one is trained")
@@ -333,32 +334,43 @@ def transaction_anomalies(
     threshold = configured_threshold()
     frame = _anomaly_rows(warehouse, training=False)
     started = time.perf_counter()
-    batch = frame[~frame["scored"]]
-    history = frame[frame["scored"]]
-    if batch.empty:
+    unscored = ~frame["scored"].to_numpy()
+    if not unscored.any():
         context.log.info("no new transactions to score")
         return dg.MaterializeResult(metadata={"rows_scored": 0, "model": f"{ANOMALY} v{version}"})
-    scores = model.score(anomaly_input(batch), anomaly_input(history) if len(history) else None, threshold)
-    rows = pd.DataFrame(
-        {
-            "transaction_id": batch["transaction_id"],
-            "anomaly_score": scores["anomaly_score"].clip(0.0, 1.0),
-            "is_anomaly": scores["is_anomaly"],
-            "anomaly_reasons": scores["anomaly_reasons"],
-            "threshold": threshold,
-            "model_name": ANOMALY,
-            "model_version": version,
-        }
-    )
-    with warehouse.connect() as conn:
-        written = copy_anomalies(conn, rows)
-        conn.commit()
+    batch = anomaly_input(frame[unscored])
+    history = anomaly_input(frame[~unscored]) if (~unscored).any() else None
+    del frame  # the inputs above are all scoring needs (a first run can be a million rows)
+    alert_at = anomaly_alert_threshold()
+    written, flagged, alerts = 0, 0, []
+    # runs of whole booking days (a first run's months of backlog in bounded memory), each written and committed
+    # as it is scored: a crash loses no finished run, and the rerun scores only what is left
+    for positions, scores in score_in_chunks(model, batch, history, threshold):
+        rows = pd.DataFrame(
+            {
+                "transaction_id": batch["transaction_id"].iloc[positions].to_numpy(),
+                "anomaly_score": scores["anomaly_score"].clip(0.0, 1.0).to_numpy(),
+                "is_anomaly": scores["is_anomaly"].to_numpy(),
+                "anomaly_reasons": scores["anomaly_reasons"].to_numpy(),
+                "threshold": threshold,
+                "model_name": ANOMALY,
+                "model_version": version,
+            }
+        )
+        with warehouse.connect() as conn:
+            written += copy_anomalies(conn, rows)
+            conn.commit()
+        flagged += int(rows["is_anomaly"].sum())
+        high = rows["anomaly_score"].to_numpy() >= alert_at
+        if high.any():
+            alerts.append(batch.iloc[positions[high]].assign(**{c: rows.loc[high, c].to_numpy() for c in REASONS}))
+        if len(positions) < len(batch):
+            context.log.info(f"scored {written:,} of {len(batch):,} transactions ({flagged:,} flagged so far)")
     seconds = time.perf_counter() - started
-    flagged = int(rows["is_anomaly"].sum())
-    alerts = batch.assign(**{c: rows[c] for c in ("anomaly_score", "anomaly_reasons")})
-    report = send_anomaly_alert(notifier, alerts.to_dict("records"))
-    if report is not None:
-        context.log.info(f"anomaly alert sent: {report}")
+    if alerts:
+        report = send_anomaly_alert(notifier, pd.concat(alerts).to_dict("records"), threshold=alert_at)
+        if report is not None:
+            context.log.info(f"anomaly alert sent: {report}")
     context.log.info(f"scored {written} transactions with {ANOMALY} v{version}; {flagged} flagged")
     return dg.MaterializeResult(
         metadata={
@@ -366,7 +378,7 @@ def transaction_anomalies(
             "flagged": flagged,
             "queue_share": dg.MetadataValue.float(flagged / written if written else 0.0),
             "threshold": dg.MetadataValue.float(threshold),
-            "history_rows": len(history),
+            "history_rows": 0 if history is None else len(history),
             "model": f"{ANOMALY} v{version}",
             "rows_per_second": round(written / seconds) if seconds > 0 else 0,
         }
