@@ -5,7 +5,10 @@ the database server), sampled while it runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +44,8 @@ class RunFigures:
     peak: int = 0  # bytes: this process + children + PostgreSQL (proportional set size)
     peak_parts: str = ""  # how the peak split, MiB
     peak_steps: tuple[str, ...] = ()  # the steps running at the peak
+    step_memory: dict[str, tuple[int, int]] = field(default_factory=dict)  # step -> (peak, python at its start)
+    api_server_peak: int = 0  # the simulated APIs' own process (not counted in ``peak``)
 
     def print(self, transactions: int, label: str = "pipeline") -> None:
         print(f"{label} wall: {self.wall:.2f} s -> {transactions / self.wall:,.0f} transactions/s")
@@ -52,6 +57,15 @@ class RunFigures:
             f"  peak memory (this process + children + PostgreSQL, PSS): {self.peak / 2**20:,.0f} MiB "
             f"({self.peak_parts}; during {', '.join(self.peak_steps) or 'no step'})"
         )
+        if self.api_server_peak:
+            apis = self.api_server_peak / 2**20
+            print(f"  (the simulated source APIs, a process of their own, not counted: {apis:,.0f} MiB)")
+        if self.step_memory:
+            largest = sorted(self.step_memory.items(), key=lambda kv: -kv[1][0])[:5]
+            print(
+                "  largest steps (peak total, python when it started, MiB): "
+                + ", ".join(f"{k} {peak / 2**20:,.0f} ({entry / 2**20:,.0f})" for k, (peak, entry) in largest)
+            )
 
 
 def _memory(proc: psutil.Process) -> int:
@@ -87,14 +101,27 @@ class MemoryPeak:
     peak: int = 0
     at: float = 0.0  # time.time() of the peak
     parts: dict[str, int] = field(default_factory=dict)
+    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (time.time(), python, total)
+    excluded_peak: int = 0  # the largest size of the excluded process
+
+    def during(self, windows: dict[str, tuple[float, float]]) -> dict[str, tuple[int, int]]:
+        """Per step: the largest total while it ran, and this process's size at its first sample (what the steps
+        before it left behind)."""
+        out = {}
+        for step, (begin, end) in windows.items():
+            inside = [(own, total) for at, own, total in self.samples if begin <= at <= end]
+            if inside:
+                out[step] = (max(total for _, total in inside), inside[0][0])
+        return out
 
     def describe(self) -> str:
         return ", ".join(f"{name} {size / 2**20:,.0f}" for name, size in self.parts.items())
 
 
 @contextmanager
-def peak_memory(interval: float = 0.25):
-    """Yields a MemoryPeak of this process, its children and the embedded server, sampled every ``interval`` s."""
+def peak_memory(interval: float = 0.25, exclude: int | None = None):
+    """Yields a MemoryPeak of this process, its children and the embedded server, sampled every ``interval`` s;
+    ``exclude``: a child process measured apart (its own peak only)."""
     from finflow_assets.warehouse import embedded
 
     found = MemoryPeak()
@@ -108,9 +135,13 @@ def peak_memory(interval: float = 0.25):
             # the server first, so its tree is not counted as this process's children
             server = _tree_memory(psutil.Process(pid), seen) if pid else 0
             seen.add(me.pid)
+            if exclude is not None:
+                with contextlib.suppress(psutil.Error):
+                    found.excluded_peak = max(found.excluded_peak, _tree_memory(psutil.Process(exclude), seen))
             own = _memory(me)
             children = sum(_tree_memory(child, seen) for child in me.children())
             total = own + children + server
+            found.samples.append((time.time(), own, total))
             if total > found.peak:
                 found.peak, found.at = total, time.time()
                 found.parts = {"python": own, "children": children, "postgres": server}
@@ -125,8 +156,46 @@ def peak_memory(interval: float = 0.25):
         thread.join()
 
 
-def steps_running_at(run_id: str, moment: float) -> tuple[str, ...]:
-    """The steps of a run that had started and not yet finished at ``moment`` (time.time()), from the event log."""
+class _ServerProcess:
+    def __init__(self, process: subprocess.Popen, env: dict[str, str]) -> None:
+        self.process, self._env = process, env
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def env(self) -> dict[str, str]:
+        return dict(self._env)
+
+
+@contextmanager
+def api_server_process(api_dir: Path):
+    """``python -m finflow_simulator.api_server`` serving ``api_dir``, with the environment its exports print."""
+    from finflow_simulator.api_server import SOURCES
+
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "finflow_simulator.api_server", "--api-dir", str(api_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        env: dict[str, str] = {}
+        while len(env) < 2 * len(SOURCES):
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the simulated API server exited ({process.wait()}) before it printed its URLs")
+            if line.startswith("export "):
+                name, _, value = line.removeprefix("export ").strip().partition("=")
+                env[name] = value
+        yield _ServerProcess(process, env)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def step_windows(run_id: str) -> dict[str, tuple[float, float]]:
+    """Each step's start and end (time.time()), from the run's event log."""
     import dagster as dg
 
     started: dict[str, float] = {}
@@ -140,7 +209,12 @@ def steps_running_at(run_id: str, moment: float) -> tuple[str, ...]:
                 started[event.step_key] = entry.timestamp
             elif event.event_type_value in {"STEP_SUCCESS", "STEP_FAILURE"}:
                 ended[event.step_key] = entry.timestamp
-    return tuple(key for key, at in started.items() if at <= moment <= ended.get(key, float("inf")))
+    return {key: (at, ended.get(key, float("inf"))) for key, at in started.items()}
+
+
+def steps_running_at(windows: dict[str, tuple[float, float]], moment: float) -> tuple[str, ...]:
+    """The steps that had started and not yet finished at ``moment``."""
+    return tuple(key for key, (begin, end) in windows.items() if begin <= moment <= end)
 
 
 class Bench:
@@ -180,9 +254,11 @@ class Bench:
         from finflow_assets.cli import materialize_everything
         from finflow_simulator.api_server import serve
 
-        with serve(api_dir, faults) as server:
+        # the simulated APIs stand for the banks' and gateways' servers: in a process of their own (not counted in
+        # FinFlow's memory, not competing for this process's GIL); in this process only to script faults
+        with serve(api_dir, faults) if faults is not None else api_server_process(api_dir) as server:
             os.environ.update(server.env())
-            with peak_memory() as memory:
+            with peak_memory(exclude=getattr(server, "pid", None)) as memory:
                 started = time.perf_counter()
                 result = materialize_everything(selection)
                 wall = time.perf_counter() - started
@@ -193,8 +269,12 @@ class Bench:
         stages: dict[str, float] = defaultdict(float)
         for key, seconds in steps.items():
             stages[stage_of(key)] += seconds
-        running = steps_running_at(result.run_id, memory.at)
-        return RunFigures(wall, dict(stages), dict(steps), memory.peak, memory.describe(), running), result
+        windows = step_windows(result.run_id)
+        running = steps_running_at(windows, memory.at)
+        figures = RunFigures(wall, dict(stages), dict(steps), memory.peak, memory.describe(), running)
+        figures.step_memory = memory.during(windows)
+        figures.api_server_peak = memory.excluded_peak
+        return figures, result
 
     def count(self, query: str) -> int:
         from finflow_assets.warehouse import connect

@@ -17,6 +17,7 @@ import time
 import dagster as dg
 import pandas as pd
 
+from ..memory import release_freed_memory
 from ..notify.resource import NotifierResource
 from ..resources import DataFolderResource, MlflowResource, WarehouseResource
 from ..settings import mlflow_artifact_root
@@ -153,6 +154,7 @@ def categorizer_model(
     warehouse: WarehouseResource,
     mlflow_store: MlflowResource,
 ) -> dg.MaterializeResult:
+    release_freed_memory()  # start from what the steps before really hold (see memory.py)
     uri = mlflow_store.tracking_uri()
     kept = _kept_champion(context, uri, CATEGORIZER)
     if kept is not None:
@@ -189,6 +191,7 @@ def categorizer_model(
 def transaction_categories(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
 ) -> dg.MaterializeResult:
+    release_freed_memory()  # start from what the steps before really hold (see memory.py)
     from ml.categorizer import route_predictions
     from ml.training import load_categorizer_champion
 
@@ -271,6 +274,7 @@ def _anomaly_rows(warehouse: WarehouseResource, training: bool) -> pd.DataFrame:
 def anomaly_model(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow_store: MlflowResource
 ) -> dg.MaterializeResult:
+    release_freed_memory()  # start from what the steps before really hold (see memory.py)
     uri = mlflow_store.tracking_uri()
     kept = _kept_champion(context, uri, ANOMALY)
     if kept is not None:
@@ -322,6 +326,7 @@ def transaction_anomalies(
     mlflow_store: MlflowResource,
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
+    release_freed_memory()  # start from what the steps before really hold (see memory.py)
     from ml.anomaly import anomaly_input, configured_threshold, score_in_chunks
     from ml.registry import champion_version, load_champion
 

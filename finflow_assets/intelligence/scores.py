@@ -61,6 +61,9 @@ VALIDATED = "validation.int_transactions__validated"
 RULES = "intermediate.int_transactions__rule_categorized"
 DECISIONS = "review.review_decisions"  # reviewers' decisions (see review.py)
 LOOKBACK_DAYS = 60  # how far back the anomaly signals look (two monthly billing cycles); the cost grows with it
+# the anomaly model learns from at most this many of the newest transactions (whole days, and at least the newest
+# two): 60 days at 10,000 a day, or 5 days of a 100,000-a-day backlog; training memory stays under a gigabyte
+MAX_TRAINING_ROWS = 500_000
 
 
 def read_frame(conn: psycopg.Connection, query: sql.Composable | str, text_columns: Iterable[str] = ()) -> pd.DataFrame:
@@ -196,12 +199,26 @@ def copy_categories(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
 # --------------------------------------------------------------------------------------------- anomalies
 
 
-def anomaly_frame(conn: psycopg.Connection, lookback_days: int = LOOKBACK_DAYS, training: bool = False) -> pd.DataFrame:
+def anomaly_frame(
+    conn: psycopg.Connection,
+    lookback_days: int = LOOKBACK_DAYS,
+    training: bool = False,
+    max_training_rows: int = MAX_TRAINING_ROWS,
+) -> pd.DataFrame:
     """Every valid transaction from ``lookback_days`` before the oldest unscored one on (none when everything is
     scored), with the detector's inputs, its category (a reviewer's, else the rule's, else the model's prediction),
     whether it was scored and whether it was flagged (a flag a reviewer dismissed as not anomalous no longer counts:
-    the row sets baselines again). ``training``: the last ``lookback_days`` of everything instead."""
-    anchor = "max(v.booked_date)" if training else "min(v.booked_date) filter (where a.transaction_id is null)"
+    the row sets baselines again). ``training``: the last ``lookback_days`` of everything instead, no more than
+    the newest whole days within ``max_training_rows`` (but at least two days)."""
+    if training:
+        second_newest = "(select distinct booked_date from valid order by booked_date desc offset 1 limit 1)"
+        capped = f"""(select min(day) from (
+                select booked_date as day, sum(count(*)) over (order by booked_date desc) as newer
+                from valid group by booked_date) d
+            where newer <= {int(max_training_rows)})"""  # noqa: S608 - an int only
+        anchor = f"greatest(max(v.booked_date) - {int(lookback_days)}, least({capped}, {second_newest}))"
+    else:
+        anchor = f"min(v.booked_date) filter (where a.transaction_id is null) - {int(lookback_days)}"
     return read_frame(
         conn,
         f"""
@@ -216,7 +233,7 @@ def anomaly_frame(conn: psycopg.Connection, lookback_days: int = LOOKBACK_DAYS, 
             where validation_status <> 'quarantined' and duplicate_of is null and booked_date is not null
         ),
         since as (
-            select {anchor} - {int(lookback_days)} as day
+            select {anchor} as day
             from valid v left join ml.transaction_anomalies a using (transaction_id)
         )
         select t.transaction_id, t.source, t.booked_date, t.amount::float8 as amount,
