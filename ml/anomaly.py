@@ -205,6 +205,11 @@ class _BatchColumns:
         array = np.asarray(values)
         self.columns[name] = array[self.take] if array.ndim else np.full(len(self.take), array)
 
+    def put(self, name: str, values: np.ndarray) -> None:
+        """Store values already computed for the batch rows (at ``take``, in that order)."""
+        if self.keep is None or name in self.keep:
+            self.columns[name] = np.asarray(values)
+
     def frame(self, index: pd.Index) -> pd.DataFrame:
         return pd.DataFrame(self.columns, index=index)
 
@@ -256,29 +261,33 @@ def _context(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndar
     return _Context(frame, reference)
 
 
-def _group_quantile(group: np.ndarray, values: np.ndarray, reference: np.ndarray, q: float, distinct: bool = False):  # noqa: ANN202
-    """Per-row ``q``-quantile of the reference rows' ``values`` in the row's group, and that group's size (with
-    ``distinct``: its number of distinct amounts, the sample size that matters for fixed-amount bills)."""
+def _group_quantile(  # noqa: ANN202
+    group: np.ndarray, values: np.ndarray, reference: np.ndarray, q: float, at: np.ndarray, distinct: bool = False
+):
+    """The ``q``-quantile of the reference rows' ``values`` in the group of each row at positions ``at``, and that
+    group's size (with ``distinct``: its number of distinct amounts, the sample size that matters for fixed-amount
+    bills)."""
     ref = pd.Series(values[reference]).groupby(group[reference], sort=False)
     quantile = ref.quantile(q)
     size = ref.nunique() if distinct else ref.size()
-    index = pd.Index(group)
+    index = pd.Index(group[at])
     return (
         quantile.reindex(index).to_numpy(dtype=float),
         size.reindex(index).fillna(0).to_numpy(dtype=float),
     )
 
 
-def _max_of_others(group: np.ndarray, values: np.ndarray, reference: np.ndarray) -> tuple:
-    """Per row: the largest reference value in its group other than its own, and how many other reference rows
-    the group has."""
+def _max_of_others(group: np.ndarray, values: np.ndarray, reference: np.ndarray, at: np.ndarray) -> tuple:
+    """For each row at positions ``at``: the largest reference value in its group other than its own, and how many
+    other reference rows the group has."""
     ref = pd.DataFrame({"group": group[reference], "value": values[reference]}).sort_values("value", ascending=False)
     by_group = ref.groupby("group", sort=False)["value"]
-    top = pd.Series(group).map(by_group.nth(0).groupby(ref.loc[by_group.nth(0).index, "group"]).first())
-    second = pd.Series(group).map(by_group.nth(1).groupby(ref.loc[by_group.nth(1).index, "group"]).first())
-    count = pd.Series(group).map(by_group.size()).fillna(0).to_numpy() - reference
+    wanted = pd.Series(group[at])
+    top = wanted.map(by_group.nth(0).groupby(ref.loc[by_group.nth(0).index, "group"]).first())
+    second = wanted.map(by_group.nth(1).groupby(ref.loc[by_group.nth(1).index, "group"]).first())
+    count = wanted.map(by_group.size()).fillna(0).to_numpy() - reference[at]
     top, second = top.to_numpy(dtype=float), second.to_numpy(dtype=float)
-    own_is_top = reference & (values == top)
+    own_is_top = reference[at] & (values[at] == top)
     return np.where(own_is_top, second, top), count
 
 
@@ -340,9 +349,12 @@ def _build_features(
 
 def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
     """The amount against the counterparty's usual range, else the category's within the source; against the
-    counterparty's own habit; and against what counts as large for the source's category."""
+    counterparty's own habit; and against what counts as large for the source's category.
+
+    The baselines come from every reference row; everything after is computed for the batch rows alone (``at``),
+    so a tick against months of history holds history-sized arrays only for the group codes."""
+    at = out.take
     abs_base = f["abs_base"].to_numpy()
-    log_amount = np.log1p(abs_base)
     direction = f["direction"].to_numpy()
     party_codes = f["party_code"].to_numpy()
     family_codes = f["family_code"].to_numpy()
@@ -352,15 +364,15 @@ def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> No
     source_direction = _codes(source_codes, direction)
     # payee (one direction), payee (both: refunds against the purchases), payee family, category within source
     groups = (_codes(party_codes, direction), party_codes, _codes(family_codes, direction), source_category)
-    party_q, party_n = _group_quantile(groups[0], abs_base, ref, 0.98, True)
-    any_q, any_n = _group_quantile(groups[1], abs_base, ref, 0.98, True)
-    family_q, family_n = _group_quantile(groups[2], abs_base, ref, 0.98, True)
-    category_q, category_n = _group_quantile(groups[3], abs_base, ref, 0.98, True)
+    party_q, party_n = _group_quantile(groups[0], abs_base, ref, 0.98, at, True)
+    any_q, any_n = _group_quantile(groups[1], abs_base, ref, 0.98, at, True)
+    family_q, family_n = _group_quantile(groups[2], abs_base, ref, 0.98, at, True)
+    category_q, category_n = _group_quantile(groups[3], abs_base, ref, 0.98, at, True)
     levels = [(party_n, party_q), (any_n, any_q), (family_n, family_q), (category_n, category_q)]
     sizes = np.column_stack([n for n, _ in levels])
     maxima = np.column_stack([np.nan_to_num(q, nan=-np.inf) for _, q in levels])
     has = sizes >= MIN_BASELINE
-    rows = np.arange(len(f))
+    rows = np.arange(len(at))
     first = np.argmax(has, axis=1)  # the most specific level with a baseline
     widest = np.argmax(np.where(has, maxima, -np.inf), axis=1)
     # that level alone sets the usual range when reliable (>= 100 distinct amounts); otherwise the most
@@ -368,55 +380,58 @@ def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> No
     pick = np.where(sizes[rows, first] >= 100, first, widest)
     any_level = has.any(axis=1)
     # with no baseline at any of those levels (a rare category), the source's payments in that direction
-    source_q, source_n = _group_quantile(source_direction, abs_base, ref, 0.98, True)
+    source_q, source_n = _group_quantile(source_direction, abs_base, ref, 0.98, at, True)
     fallback = ~any_level & (source_n >= MIN_BASELINE)
     usual = np.where(any_level, maxima[rows, pick], np.where(fallback, source_q, np.nan))
     usual_n = np.where(any_level, sizes[rows, pick], np.where(fallback, source_n, 0))
     # the largest earlier payment at the chosen level (the row's own left out): beyond the maximum of n
     # exchangeable payments a new one lands with probability 1/(n+1), so with hundreds it is a record worth a look
-    others_max = [_max_of_others(group, abs_base, ref) for group in groups]
+    others_max = [_max_of_others(group, abs_base, ref, at) for group in groups]
     record = np.column_stack([np.nan_to_num(m, nan=np.inf) for m, _ in others_max])[rows, pick]
-    out["record_max"] = np.where(any_level, record, np.nan)
-    out["log_record_ratio"] = np.where(any_level, np.log((abs_base + 1) / (record + 1)), -np.inf)
+    amount = abs_base[at]
+    out.put("record_max", np.where(any_level, record, np.nan))
+    out.put("log_record_ratio", np.where(any_level, np.log((amount + 1) / (record + 1)), -np.inf))
     # a payee with too few payments for its own baseline, judged by its category's, is not unusual below its own
     # largest earlier payment (a restaurant for client dinners among coffee shops)
     own_max, own_n = others_max[0]
     few = (own_n >= 3) & (party_n < MIN_BASELINE) & np.isfinite(usual)
     usual = np.where(few, np.fmax(usual, own_max), usual)
-    out["usual_max"] = usual
-    out["usual_n"] = usual_n
-    out["log_range_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(usual, nan=np.inf) + 1))
+    out.put("usual_max", usual)
+    out.put("usual_n", usual_n)
+    out.put("log_range_ratio", np.log((amount + 1) / (np.nan_to_num(usual, nan=np.inf) + 1)))
 
     # the counterparty's own habit: median and robust spread (1.4826 x the median absolute deviation) of the log
     # amounts of its payments in this direction. A customer who always pays about 40.00 paying 400.00 is unusual for
     # that customer even where 400.00 is an ordinary amount for the category (which the range above judges by)
     own_group = groups[0]
-    own_index = pd.Series(own_group)
-    own_logs = pd.Series(log_amount[ref])
-    center = own_index.map(own_logs.groupby(own_group[ref], sort=False).median()).to_numpy(dtype=float)
-    deviation = pd.Series(np.abs(log_amount[ref] - center[ref])).groupby(own_group[ref], sort=False).median()
-    out["party_usual"] = np.expm1(center)
-    out["party_history"] = own_n  # its other (unflagged) payments in this direction
-    out["party_spread"] = 1.4826 * own_index.map(deviation).to_numpy(dtype=float)
-    out["log_party_ratio"] = log_amount - center
-    out["party_max"] = own_max
-    out["log_party_max_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(own_max, nan=np.inf) + 1))
+    ref_logs = np.log1p(abs_base[ref])
+    medians = pd.Series(ref_logs).groupby(own_group[ref], sort=False).median()
+    ref_center = pd.Series(own_group[ref]).map(medians).to_numpy(dtype=float)
+    deviation = pd.Series(np.abs(ref_logs - ref_center)).groupby(own_group[ref], sort=False).median()
+    wanted = pd.Series(own_group[at])
+    center = wanted.map(medians).to_numpy(dtype=float)
+    out.put("party_usual", np.expm1(center))
+    out.put("party_history", own_n)  # its other (unflagged) payments in this direction
+    out.put("party_spread", 1.4826 * wanted.map(deviation).to_numpy(dtype=float))
+    out.put("log_party_ratio", np.log1p(amount) - center)
+    out.put("party_max", own_max)
+    out.put("log_party_max_ratio", np.log((amount + 1) / (np.nan_to_num(own_max, nan=np.inf) + 1)))
 
     # what counts as a large payment: the source's category's 95th percentile, else the source's
-    cat95, cat95_n = _group_quantile(source_category, abs_base, ref, 0.95)
-    src95, src95_n = _group_quantile(source_direction, abs_base, ref, 0.95)
+    cat95, cat95_n = _group_quantile(source_category, abs_base, ref, 0.95, at)
+    src95, src95_n = _group_quantile(source_direction, abs_base, ref, 0.95, at)
     large = np.where(cat95_n >= MIN_BASELINE, cat95, np.where(src95_n >= MIN_BASELINE, src95, np.nan))
-    out["large_amount"] = large
-    log_large_ratio = np.log((abs_base + 1) / (np.nan_to_num(large, nan=np.inf) + 1))
-    out["log_large_ratio"] = log_large_ratio
-    out["log_category_ratio"] = np.where(np.isfinite(large), log_large_ratio, 0.0)
+    out.put("large_amount", large)
+    log_large_ratio = np.log((amount + 1) / (np.nan_to_num(large, nan=np.inf) + 1))
+    out.put("log_large_ratio", log_large_ratio)
+    out.put("log_category_ratio", np.where(np.isfinite(large), log_large_ratio, 0.0))
     # for a new payee the category is only the model's guess: a first payment is material when it is large for the
     # account (the source's payments in that direction) or for the category, whichever bar is lower
     material = np.fmin(
         np.where(cat95_n >= MIN_BASELINE, cat95, np.nan), np.where(src95_n >= MIN_BASELINE, src95, np.nan)
     )
-    out["material_amount"] = material
-    out["log_material_ratio"] = np.log((abs_base + 1) / (np.nan_to_num(material, nan=np.inf) + 1))
+    out.put("material_amount", material)
+    out.put("log_material_ratio", np.log((amount + 1) / (np.nan_to_num(material, nan=np.inf) + 1)))
 
 
 def _payee_history_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:

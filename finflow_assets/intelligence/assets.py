@@ -343,9 +343,11 @@ def transaction_anomalies(
     if not unscored.any():
         context.log.info("no new transactions to score")
         return dg.MaterializeResult(metadata={"rows_scored": 0, "model": f"{ANOMALY} v{version}"})
-    batch = anomaly_input(frame[unscored])
-    history = anomaly_input(frame[~unscored]) if (~unscored).any() else None
-    del frame  # the inputs above are all scoring needs (a first run can be a million rows)
+    data = anomaly_input(frame)
+    del frame  # the detector's inputs are all scoring needs (a first run can be a million rows): one copy at a time
+    batch = data[unscored]
+    history = data[~unscored] if (~unscored).any() else None
+    del data
     alert_at = anomaly_alert_threshold()
     written, flagged, alerts = 0, 0, []
     # runs of whole booking days (a first run's months of backlog in bounded memory), each written and committed
