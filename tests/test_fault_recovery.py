@@ -3,6 +3,7 @@ killed load may remain, and the rerun lands every row exactly once); PostgreSQL 
 build (the step retries once the server is back, and the result is complete).
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -97,21 +98,33 @@ def test_postgres_restarted_mid_dbt_build_the_step_retries_and_recovers(finflow_
         restarted = threading.Event()
 
         def restart_when_dbt_is_busy() -> None:
+            # once dbt has connected (the step's own table checks are done by then), lock a raw table its build
+            # reads, wait until dbt waits on it, then restart: the restart lands while dbt is surely mid-build with
+            # its connections open (a 300-row build is over in 3 s, too quick to race reliably)
             deadline = time.monotonic() + 120
-            with connect(url, autocommit=True) as watcher:
-                while time.monotonic() < deadline:
-                    busy = watcher.execute(
-                        "select count(*) from pg_stat_activity where datname = current_database()"
-                        " and application_name = 'dbt' and state = 'active' and query ilike '%create%'"
-                    ).fetchone()[0]
-                    if busy:
-                        break
-                    time.sleep(0.05)
-            # stop and start the server from another process, as an operator or a failover would: every connection
-            # is cut; the embedded server's own CLI (signals can only be set up in a main thread)
             env = {k: v for k, v in os.environ.items() if k != "FINFLOW_DATABASE_URL"}
             finflow = str(Path(sys.executable).parent / "finflow")
-            subprocess.run([finflow, "db", "stop"], env=env, check=True, capture_output=True)
+            watcher = connect(url, autocommit=True)
+            holder = connect(url)
+            dbt_backends = (
+                "select count(*) from pg_stat_activity where datname = current_database() and application_name = 'dbt'"
+            )
+            try:
+                while time.monotonic() < deadline and not watcher.execute(dbt_backends).fetchone()[0]:
+                    time.sleep(0.02)
+                holder.execute("lock table raw.bank_operating in access exclusive mode")
+                while time.monotonic() < deadline:
+                    if watcher.execute(dbt_backends + " and wait_event_type = 'Lock'").fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+                # stop and start the server from another process, as an operator or a failover would: every
+                # connection is cut, the lock with it; the embedded server's own CLI (signals can only be set up
+                # in a main thread)
+                subprocess.run([finflow, "db", "stop"], env=env, check=True, capture_output=True)
+            finally:
+                for conn in (holder, watcher):
+                    with contextlib.suppress(Exception):
+                        conn.close()
             time.sleep(1)
             subprocess.run([finflow, "db", "start"], env=env, check=True, capture_output=True)
             restarted.set()
