@@ -12,8 +12,6 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 
 log = logging.getLogger(__name__)
@@ -36,12 +34,3 @@ def release_freed_memory() -> bool:
         return False
     trim(0)
     return True
-
-
-@contextmanager
-def releasing_memory() -> Iterator[None]:
-    """Release what the block freed once it ends (also when it raises): for the steps that handle whole frames."""
-    try:
-        yield
-    finally:
-        release_freed_memory()
