@@ -191,7 +191,11 @@ def api_server_process(api_dir: Path):
         yield _ServerProcess(process, env)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def step_windows(run_id: str) -> dict[str, tuple[float, float]]:

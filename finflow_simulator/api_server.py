@@ -49,6 +49,7 @@ import json
 import logging
 import math
 import random
+import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -711,11 +712,17 @@ def main(argv: list[str] | None = None) -> None:
         slow_seconds=args.slow_seconds,
         outages=frozenset(args.outage),
     )
+    # stop cleanly on SIGTERM even when started from a shell or job runner that ignores it (children inherit that)
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     with serve(args.api_dir, faults, port=args.port) as server:
         for name, value in server.env().items():
             print(f"export {name}={value}")
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
