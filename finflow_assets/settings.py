@@ -7,6 +7,7 @@ runs from a clone, otherwise ``~/.finflow``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,8 @@ def mlflow_artifact_root() -> str | None:
 
 # Dagster's instance settings for the data folder (written once; edit the file to change them, see
 # docs/operating.md): runs are queued, at most a few at once, and one dbt invocation at a time (the "dbt" pool),
-# since two dbt builds must not swap the same tables or share a target folder concurrently.
+# since two dbt builds must not swap the same tables or share a target folder concurrently. The event log is
+# Dagster's SQLite one, in its default place, with index.db kept open (finflow_assets/event_log_storage.py).
 DAGSTER_YAML = """\
 # written by FinFlow on first use; see docs/operating.md
 telemetry:
@@ -102,6 +104,11 @@ concurrency:
     max_concurrent_runs: 4
   pools:
     default_limit: 1
+event_log_storage:
+  module: finflow_assets.event_log_storage
+  class: IndexPooledSqliteEventLogStorage
+  config:
+    base_dir: {event_log_dir}
 """
 
 
@@ -110,7 +117,7 @@ def write_dagster_yaml(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML)
+        config.write_text(DAGSTER_YAML.format(event_log_dir=json.dumps(str(folder.resolve() / "history" / "runs"))))
     return config
 
 
