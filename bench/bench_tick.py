@@ -6,7 +6,7 @@ Prints the wall time of each tick (target <= 15 s) and its stages, for several t
 (work in proportion to history rather than to new rows) would show. Training is not part of a tick (it runs
 nightly), nor is the daily e-mail.
 
-    .venv/bin/python bench/bench_tick.py [--per-day 10000] [--per-tick 400] [--ticks 3]
+    .venv/bin/python bench/bench_tick.py [--days 1] [--per-day 10000] [--per-tick 400] [--ticks 3]
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from harness import Bench
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--per-day", type=int, default=10_000, help="the day loaded before the ticks")
+    parser.add_argument("--per-day", type=int, default=10_000, help="transactions per day loaded before the ticks")
+    parser.add_argument("--days", type=int, default=1, help="business days of history loaded before the ticks")
     parser.add_argument("--per-tick", type=int, default=400, help="new true transactions per tick (all sources)")
     parser.add_argument("--ticks", type=int, default=3)
     args = parser.parse_args()
@@ -30,10 +31,10 @@ def main() -> None:
 
     bench = Bench("finflow-bench-tick-")
     start = date(2026, 10, 1)
-    day = bench.simulate(days=1, per_day=args.per_day, start=start)
-    first, result = bench.run(day.api_dir)
-    assert result.success, "the first day failed"
-    first.print(day.transactions, "first day (with training)")
+    history = bench.simulate(days=args.days, per_day=args.per_day, start=start)
+    first, result = bench.run(history.api_dir)
+    assert result.success, "loading the history failed"
+    first.print(history.transactions, f"first run: {args.days} day(s) of history (with training)")
 
     from finflow_assets.definitions import all_assets
 
@@ -49,12 +50,13 @@ def main() -> None:
     walls = []
     for tick in range(1, args.ticks + 1):
         # each tick brings the next business day's first transactions (new ids, new files, new API objects)
-        sim = bench.simulate(days=1, per_day=args.per_tick, start=start + timedelta(days=tick + 2), seed=100 + tick)
+        next_day = history.days[-1] + timedelta(days=tick + 2)  # a later date each tick, after the history
+        sim = bench.simulate(days=1, per_day=args.per_tick, start=next_day, seed=100 + tick)
         figures, result = bench.run(sim.api_dir, tick_selection)
         assert result.success, f"tick {tick} failed"
         walls.append(figures.wall)
-        history = bench.count("select count(*) from marts.fct_transactions")
-        figures.print(sim.transactions, f"tick {tick} ({sim.transactions} new, {history:,} in fct_transactions)")
+        kept = bench.count("select count(*) from marts.fct_transactions")
+        figures.print(sim.transactions, f"tick {tick} ({sim.transactions} new, {kept:,} in fct_transactions)")
     print(
         f"\nticks: {', '.join(f'{w:.1f} s' for w in walls)}; worst {max(walls):.1f} s (target <= 15 s); "
         f"last / first tick = {walls[-1] / walls[0]:.2f}x"
