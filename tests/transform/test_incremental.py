@@ -10,6 +10,7 @@ same rows (apart from the build-time stamps).
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -44,6 +45,30 @@ STAMPS = {
     "categorized_at",
     "published_at",
 }
+
+
+# the models that refresh the planner's statistics after a build that rewrote much of them (analyze_after_build)
+ANALYZED = (
+    "intermediate.int_transactions__unioned",
+    "reconciliation.int_transactions__delivered",
+    "reconciliation.int_reconciliation__keys",
+    "reconciliation.int_reconciliation__links",
+    "intermediate.int_transactions__deduplicated",
+    "validation.int_transactions__validated",
+    "marts.fct_transactions",
+)
+
+
+def _analyze_counts(conn) -> dict[str, int]:  # noqa: ANN001
+    """Manual ANALYZE runs per model, once the dbt sessions' statistics have reached the server's views."""
+    time.sleep(1.5)  # a backend reports its counters when it exits, at most once a second while it runs
+    conn.execute("select pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "select schemaname || '.' || relname, analyze_count from pg_stat_user_tables"
+        " where schemaname || '.' || relname = any(%s)",
+        (list(ANALYZED),),
+    ).fetchall()
+    return dict(rows)
 
 
 def _columns(conn, relation: str) -> list[str]:  # noqa: ANN001
@@ -116,23 +141,26 @@ def built_in_batches(finflow_home, tmp_path_factory):
                 " (select max(published_at) from marts.fct_transactions)"
             )
             before = conn.execute(stamps).fetchone()
+            analyzed_before = _analyze_counts(conn)
             run_dbt("build")
             idle = (before, conn.execute(stamps).fetchone())
+            analyzed = {"idle build": (analyzed_before, _analyze_counts(conn))}
             _snapshot(conn)
             run_dbt("build", "--full-refresh")
-            yield conn, rows_per_build, idle
+            analyzed["full refresh"] = (analyzed["idle build"][1], _analyze_counts(conn))
+            yield conn, rows_per_build, idle, analyzed
 
 
 @pytest.mark.parametrize("relation", MODELS)
 def test_incremental_builds_equal_a_full_refresh(built_in_batches, relation):
-    conn, _, _ = built_in_batches
+    conn, _, _, _ = built_in_batches
     rows, only_incremental, only_full = _difference(conn, relation)
     assert rows > 0
     assert (only_incremental, only_full) == (0, 0), f"{relation}: {rows} rows after the full refresh"
 
 
 def test_links_formed_across_builds(built_in_batches):
-    conn, _, _ = built_in_batches
+    conn, _, _, _ = built_in_batches
     # bank deposits landed a build after their payouts and ledger lines after both: the links exist all the same
     kinds = dict(
         conn.execute(
@@ -144,9 +172,22 @@ def test_links_formed_across_builds(built_in_batches):
 
 
 def test_a_build_takes_only_what_changed(built_in_batches):
-    conn, rows_per_build, idle = built_in_batches
+    conn, rows_per_build, idle, _ = built_in_batches
     total = conn.execute("select count(*) from reconciliation.int_transactions__delivered").fetchone()[0]
     # each batch's build rewrote its own rows (and the groups they joined), never the whole history
     assert all(0 < rows < total for rows in rows_per_build[1:]), (rows_per_build, total)
     before, after = idle
     assert after == before
+
+
+def test_statistics_refreshed_only_after_a_build_that_rewrote_much(built_in_batches):
+    _, _, _, analyzed = built_in_batches
+    # ANALYZE samples 30,000 rows however small the batch: the batch builds (each a large share of its tables)
+    # analyzed every model, a build that wrote nothing leaves it to autovacuum
+    before, after = analyzed["idle build"]
+    assert set(before) == set(ANALYZED) and min(before.values()) >= 1, before
+    assert after == before
+    # a full refresh builds new tables (analyze counts start again) and analyzes each one (autovacuum's own
+    # analyzes are counted apart)
+    _, after = analyzed["full refresh"]
+    assert set(after) == set(ANALYZED) and min(after.values()) >= 1, after

@@ -16,7 +16,7 @@
     incremental_strategy='delete+insert',
     unique_key='transaction_id',
     indexes=[{'columns': ['transaction_id']}, {'columns': ['source', 'source_file']}, {'columns': ['deduplicated_at']}],
-    post_hook='analyze {{ this }}',
+    post_hook="{{ analyze_after_build('deduplicated_at') }}",
 ) }}
 {%- set links = ref('int_reconciliation__links') %}
 with

@@ -3,7 +3,7 @@
     incremental_strategy='delete+insert',
     unique_key='raw_row_id',
     indexes=[{'columns': ['raw_row_id']}, {'columns': ['load_id']}, {'columns': ['content_key']}, {'columns': ['unioned_at']}],
-    post_hook='analyze {{ this }}',
+    post_hook="{{ analyze_after_build('unioned_at') }}",
 ) }}
 -- Every source's staged transactions in one schema, with base-currency amounts and the row's content_key: its
 -- identity within its source and account (the source's own id for the row when it has one: API object id, bank

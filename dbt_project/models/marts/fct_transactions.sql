@@ -6,7 +6,7 @@
     indexes=[{'columns': ['transaction_id']}, {'columns': ['published_at']}],
     post_hook=[
         'delete from {{ this }} where validation_status = \'quarantined\' or duplicate_of is not null',
-        'analyze {{ this }}',
+        "{{ analyze_after_build('published_at') }}",
     ],
 ) }}
 -- The unified transaction (DESIGN.md): one row per real transaction that passed the blocking rules, signed

@@ -5,7 +5,7 @@
     unique_key=['side', 'match_type', 'match_key', 'currency'],
     indexes=[{'columns': ['match_type', 'match_key', 'currency']}, {'columns': ['item_id']}, {'columns': ['keyed_at']}],
     pre_hook="set local work_mem = '64MB'",
-    post_hook='analyze {{ this }}',
+    post_hook="{{ analyze_after_build('keyed_at') }}",
 ) }}
 -- (work_mem for this model's transaction only: its window sorts span every row, and at 1M rows the 4MB default
 -- makes them spill to disk in many passes, doubling the build time; analyze gives the next models real statistics)

@@ -8,7 +8,7 @@
         {'columns': ['duplicate_transaction_id']}, {'columns': ['duplicate_of']},
     ],
     pre_hook="set local work_mem = '64MB'",
-    post_hook='analyze {{ this }}',
+    post_hook="{{ analyze_after_build('linked_at') }}",
 ) }}
 -- (work_mem for this model's transaction only: its window sorts span every row, and at 1M rows the 4MB default
 -- makes them spill to disk in many passes, doubling the build time; analyze gives the next models real statistics)

@@ -9,7 +9,7 @@
     incremental_strategy='delete+insert',
     unique_key='transaction_id',
     indexes=[{'columns': ['transaction_id']}, {'columns': ['validated_at']}],
-    post_hook='analyze {{ this }}',
+    post_hook="{{ analyze_after_build('validated_at') }}",
 ) }}
 {%- set rules = [] -%}
 {%- if execute -%}
