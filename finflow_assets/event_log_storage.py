@@ -36,6 +36,7 @@ class IndexPooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._index_engine: Engine | None = None
         self._index_engine_pid: int | None = None
+        self._inherited_engines: list[Engine] = []
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -54,8 +55,12 @@ class IndexPooledSqliteEventLogStorage(SqliteEventLogStorage):
             yield conn
 
     def _index_engine_for_this_process(self) -> Engine:
-        # a forked child must not share its parent's SQLite connection: it opens its own
-        if self._index_engine is None or self._index_engine_pid != os.getpid():
+        # a forked child must not share its parent's SQLite connection: it opens its own, and keeps the inherited
+        # one referenced (never used, never closed: closing it here could drop the parent's file locks)
+        if self._index_engine is not None and self._index_engine_pid != os.getpid():
+            self._inherited_engines.append(self._index_engine)
+            self._index_engine = None
+        if self._index_engine is None:
             engine = create_engine(
                 self.conn_string_for_shard(INDEX_SHARD_NAME),
                 poolclass=StaticPool,  # one connection, used under self._db_lock from whichever thread holds it
@@ -68,8 +73,11 @@ class IndexPooledSqliteEventLogStorage(SqliteEventLogStorage):
         return self._index_engine
 
     def _close_index_connection(self) -> None:
-        if self._index_engine is not None and self._index_engine_pid == os.getpid():
-            self._index_engine.dispose()
+        if self._index_engine is not None:
+            if self._index_engine_pid == os.getpid():
+                self._index_engine.dispose()
+            else:
+                self._inherited_engines.append(self._index_engine)
         self._index_engine = self._index_engine_pid = None
 
     def upgrade(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -65,3 +66,23 @@ def test_a_wiped_instance_starts_empty_and_records_again(tmp_path: Path):
         again = dg.materialize([ledger], instance=instance)
         records = instance.fetch_materializations(dg.AssetKey("ledger"), limit=10).records
         assert [r.run_id for r in records] == [again.run_id]
+
+
+def test_a_forked_child_writes_through_a_connection_of_its_own(tmp_path: Path):
+    with _instance(tmp_path) as instance:
+        dg.materialize([ledger], instance=instance)
+        parents = instance.event_log_storage._index_engine
+        pid = os.fork()
+        if pid == 0:  # the child: a run of its own, recorded through a new connection
+            try:
+                result = dg.materialize([ledger], instance=instance)
+                own = instance.event_log_storage._index_engine is not parents
+                os._exit(0 if result.success and own else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # the parent's connection is untouched and still records; all three runs are in the index
+        assert dg.materialize([ledger], instance=instance).success
+        assert instance.event_log_storage._index_engine is parents
+        assert len(instance.fetch_materializations(dg.AssetKey("ledger"), limit=10).records) == 3
