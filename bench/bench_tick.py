@@ -1,6 +1,6 @@
-"""One 15-minute tick: after a full business day is loaded (and the models trained), a tick's worth of new
-transactions arrives in every source; how long until it is landed, modelled, scored and reported? A tick runs what
-automation runs on new data: the sources and everything downstream of them.
+"""One 15-minute tick: after a business day (or ``--days`` of them) is loaded and the models trained, a tick's
+worth of new transactions arrives in every source; how long until it is landed, modelled, scored and reported? A
+tick runs what automation runs on new data: the sources and everything downstream of them.
 
 Prints the wall time of each tick (target <= 15 s) and its stages, for several ticks in a row so a growing cost
 (work in proportion to history rather than to new rows) would show. Training is not part of a tick (it runs
