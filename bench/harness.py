@@ -286,7 +286,31 @@ class Bench:
         with connect() as conn:
             return conn.execute(query).fetchone()[0]
 
+    def age_scores(self, by: str) -> None:
+        """Move the ML scores' and review decisions' stamps back by ``by`` (an SQL interval), as if they had been
+        written that long ago. fct_transactions re-reads what was scored within ``late_arrival_window`` (1 hour)
+        of its last build: in production that is the last four 15-minute ticks, in a bench whose ticks follow the
+        history load within a minute it would be the whole history."""
+        from finflow_assets.warehouse import connect
+
+        with connect(autocommit=True) as conn:
+            for table, column in (
+                ("ml.transaction_categories", "scored_at"),
+                ("ml.transaction_anomalies", "scored_at"),
+                ("review.review_decisions", "decided_at"),
+            ):
+                conn.execute(f"update {table} set {column} = {column} - %s::interval", (by,))
+                conn.execute(f"vacuum analyze {table}")  # the update's dead rows, gone as autovacuum would
+
     def close(self) -> None:
+        """Stop the database and remove the data folder (a bench run leaves gigabytes); FINFLOW_BENCH_KEEP=1 keeps
+        it to look into. A bench that fails before here leaves its folder for the same reason."""
+        import shutil
+
         from finflow_assets.warehouse import embedded
 
         embedded.stop()
+        if os.environ.get("FINFLOW_BENCH_KEEP", "") in ("", "0"):
+            shutil.rmtree(self.home, ignore_errors=True)
+        else:
+            print(f"data folder kept: {self.home}")

@@ -191,3 +191,35 @@ def test_statistics_refreshed_only_after_a_build_that_rewrote_much(built_in_batc
     # analyzes are counted apart)
     _, after = analyzed["full refresh"]
     assert set(after) == set(ANALYZED) and min(after.values()) >= 1, after
+
+
+def test_data_tests_check_the_rows_of_the_latest_build(built_in_batches):
+    """A column test on an incremental model reads the rows its latest build wrote (macros/get_where_subquery.sql):
+    a bad row from that build fails it, a row no build rewrote is not read again. Runs last: it edits a row and
+    puts it back."""
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    conn, _, _, _ = built_in_batches
+    table = "marts.fct_transactions"
+    transaction_id, category, published_at = conn.execute(
+        f"select transaction_id, category, published_at from {table} order by transaction_id limit 1"
+    ).fetchone()
+    select = ("test", "--select", "fct_transactions,test_name:not_null")
+    try:
+        # an older build's row: out of the test's reach
+        conn.execute(
+            f"update {table} set category = null, published_at = published_at - interval '1 day'"
+            " where transaction_id = %s",
+            (transaction_id,),
+        )
+        run_dbt(*select)
+        # the same row written by the latest build: caught
+        conn.execute(f"update {table} set published_at = %s where transaction_id = %s", (published_at, transaction_id))
+        with pytest.raises(DagsterDbtCliRuntimeError):
+            run_dbt(*select)
+    finally:
+        conn.execute(
+            f"update {table} set category = %s, published_at = %s where transaction_id = %s",
+            (category, published_at, transaction_id),
+        )
+    run_dbt(*select)

@@ -1,19 +1,45 @@
 -- What validation rule conditions can refer to: every deduplicated transaction plus derived helper columns.
 -- A rule that needs a new fact (a gap, a sum, a lookup) gets a column here and a row in seeds/validation_rules.csv.
--- Incremental: balance continuity runs over a whole statement file, so a build redoes every file with a changed row.
+-- Incremental: a build redoes the changed rows, and every row of a balance-continuity partition (statement file and
+-- account) with a changed row, since a row's gap reads the row before it. Partitions without running balances
+-- (API pages, ledger journals) have no gaps: there only the changed rows are redone. A helper column computed over
+-- a group of rows widens `redo` to that group.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='transaction_id',
     indexes=[{'columns': ['transaction_id']}, {'columns': ['inputs_at']}],
 ) }}
-with transactions as (
-    select * from {{ ref('int_transactions__deduplicated') }}
+{%- set deduplicated = ref('int_transactions__deduplicated') %}
+with
+{%- if is_incremental() %}
+changed as (
+    select transaction_id, source, source_file from {{ deduplicated }}
+    where {{ changed_since_last_build('deduplicated_at', 'inputs_at') }}
+),
+
+balance_partitions as (
+    select distinct source, source_file, account_id
+    from {{ deduplicated }}
+    where balance_after is not null and (source, source_file) in (select source, source_file from changed)
+),
+
+redo as (
+    select transaction_id from changed
+    union
+    select deduplicated.transaction_id
+    from {{ deduplicated }} as deduplicated
+    inner join balance_partitions
+        on balance_partitions.source = deduplicated.source
+        and balance_partitions.source_file = deduplicated.source_file
+        and balance_partitions.account_id is not distinct from deduplicated.account_id
+),
+{%- endif %}
+
+transactions as (
+    select * from {{ deduplicated }}
     {%- if is_incremental() %}
-    where (source, source_file) in (
-        select source, source_file from {{ ref('int_transactions__deduplicated') }}
-        where {{ changed_since_last_build('deduplicated_at', 'inputs_at') }}
-    )
+    where transaction_id in (select transaction_id from redo)
     {%- endif %}
 ),
 
