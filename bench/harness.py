@@ -291,16 +291,20 @@ class Bench:
         written that long ago. fct_transactions re-reads what was scored within ``late_arrival_window`` (1 hour)
         of its last build: in production that is the last four 15-minute ticks, in a bench whose ticks follow the
         history load within a minute it would be the whole history."""
+        from psycopg import sql
+
         from finflow_assets.warehouse import connect
 
         with connect(autocommit=True) as conn:
-            for table, column in (
-                ("ml.transaction_categories", "scored_at"),
-                ("ml.transaction_anomalies", "scored_at"),
-                ("review.review_decisions", "decided_at"),
+            for schema, table, column in (
+                ("ml", "transaction_categories", "scored_at"),
+                ("ml", "transaction_anomalies", "scored_at"),
+                ("review", "review_decisions", "decided_at"),
             ):
-                conn.execute(f"update {table} set {column} = {column} - %s::interval", (by,))
-                conn.execute(f"vacuum analyze {table}")  # the update's dead rows, gone as autovacuum would
+                name, stamp = sql.Identifier(schema, table), sql.Identifier(column)
+                conn.execute(sql.SQL("update {} set {} = {} - %s::interval").format(name, stamp, stamp), (by,))
+                # the update's dead rows, gone as autovacuum would have them
+                conn.execute(sql.SQL("vacuum analyze {}").format(name))
 
     def close(self) -> None:
         """Stop the database and remove the data folder (a bench run leaves gigabytes); FINFLOW_BENCH_KEEP=1 keeps
