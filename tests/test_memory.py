@@ -27,3 +27,22 @@ def test_memory_a_step_freed_is_returned_to_the_system():
     released = kept - process.memory_info().rss
     assert released > 200 * MIB, f"only {released / MIB:.0f} MiB returned ({(held - kept) / MIB:.0f} MiB before)"
     assert still_used.sum() == MIB // 8
+
+
+def test_garbage_made_after_a_release_is_still_collected():
+    import weakref
+
+    class Node:
+        def __init__(self) -> None:
+            self.payload = bytearray(MIB)
+            self.me = self  # a cycle: only the garbage collector frees it
+
+    release_freed_memory()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # what was alive at the release is left out of later collections
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    assert alive() is not None
+    release_freed_memory()
+    assert alive() is None

@@ -27,9 +27,13 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 
 
 def dbt_executable() -> str:
-    """The ``dbt`` next to this Python (the project's virtualenv) even when that is not on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """``finflow-dbt`` (dbt-core's CLI without the interpreter's teardown at exit: ``dbt_command``) next to this
+    Python, else the ``dbt`` there or on PATH (an environment installed before ``finflow-dbt`` existed)."""
+    folder = Path(sys.executable).parent
+    for name in ("finflow-dbt", "dbt"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which("dbt") or "dbt"
 
 
 class FinflowDbtCli(DbtCliResource):

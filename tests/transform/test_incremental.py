@@ -54,7 +54,9 @@ ANALYZED = (
     "reconciliation.int_reconciliation__keys",
     "reconciliation.int_reconciliation__links",
     "intermediate.int_transactions__deduplicated",
+    "validation.int_transactions__rule_inputs",
     "validation.int_transactions__validated",
+    "intermediate.int_transactions__rule_categorized",
     "marts.fct_transactions",
 )
 

@@ -8,6 +8,7 @@
     incremental_strategy='delete+insert',
     unique_key='transaction_id',
     indexes=[{'columns': ['transaction_id']}, {'columns': ['categorized_at']}],
+    post_hook="{{ analyze_after_build('categorized_at') }}",
 ) }}
 {%- set rules_version = seed_version(ref('categorization_rules')) %}
 {%- set everything = recompute_everything('rules_version', rules_version) %}

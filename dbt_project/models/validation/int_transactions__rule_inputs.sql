@@ -9,6 +9,7 @@
     incremental_strategy='delete+insert',
     unique_key='transaction_id',
     indexes=[{'columns': ['transaction_id']}, {'columns': ['inputs_at']}],
+    post_hook="{{ analyze_after_build('inputs_at') }}",
 ) }}
 {%- set deduplicated = ref('int_transactions__deduplicated') %}
 with

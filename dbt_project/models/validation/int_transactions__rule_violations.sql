@@ -2,13 +2,10 @@
 -- One row per (transaction, broken rule): the rule ids int_transactions__validated recorded, with the severity and
 -- message of seeds/validation_rules.csv.
 with broken as (
-    select transaction_id, unnest(blocking_rules) as rule_id
+    -- one pass over the validated rows (most broke no rule)
+    select transaction_id, unnest(coalesce(blocking_rules, '{}') || coalesce(warning_rules, '{}')) as rule_id
     from {{ ref('int_transactions__validated') }}
-    where blocking_rules is not null
-    union all
-    select transaction_id, unnest(warning_rules)
-    from {{ ref('int_transactions__validated') }}
-    where warning_rules is not null
+    where blocking_rules is not null or warning_rules is not null
 )
 
 select
