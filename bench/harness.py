@@ -306,6 +306,23 @@ class Bench:
                 # the update's dead rows, gone as autovacuum would have them
                 conn.execute(sql.SQL("vacuum analyze {}").format(name))
 
+    def rewind_date_windows(self, day: date) -> None:
+        """Put the date-window API sources (PayPal, expenses) back to just before ``day``, as if their last pull
+        had been then. They pull windows up to the present and remember the end, so a simulated day in the past
+        (a bench tick after loaded history) would never be asked for; a real API's new rows are newer than the
+        last pull."""
+        from datetime import UTC, datetime
+
+        from finflow_assets.sources.registry import SOURCES
+        from finflow_assets.warehouse import connect
+
+        windowed = [spec.name for spec in SOURCES if spec.api is not None and spec.api.pagination == "date_window"]
+        with connect(autocommit=True) as conn:
+            conn.execute(
+                "update raw._watermarks set watermark = least(watermark, %s) where source = any(%s)",
+                (datetime(day.year, day.month, day.day, tzinfo=UTC), windowed),
+            )
+
     def close(self) -> None:
         """Stop the database and remove the data folder (a bench run leaves gigabytes); FINFLOW_BENCH_KEEP=1 keeps
         it to look into. A bench that fails before here leaves its folder for the same reason."""

@@ -58,11 +58,11 @@ from .model import Line, Txn, money
 from .mt940 import render_mt940
 from .ofx import render_ofx
 from .statement import AccountDay
-from .world import COMPANY_ACCOUNT, MERCHANT_ACCOUNT, World
+from .world import COMPANY_ACCOUNT, MERCHANT_ACCOUNT, NUMBERING_EPOCH, World
 
 log = logging.getLogger(__name__)
 
-DEFAULT_START = date(2026, 10, 1)
+DEFAULT_START = NUMBERING_EPOCH
 REDELIVERY_RATE = 0.04  # share of file deliveries that arrive a second time
 FAULT_RATE = 0.03  # with faults=True: share of file deliveries that arrive broken first
 OVERLAP_EVERY = 20  # every Nth simulated day (from the 3rd) the operating export repeats the previous day's tail
@@ -148,6 +148,7 @@ def generate(
     api_dir = api_dir if api_dir is not None else truth_dir.parent / "api"
     result = SimulationResult(days=business_days(start, days), transactions=0, api_dir=api_dir)
     world = World.build(seed, per_day)
+    world.number_from(start)
     simulator = Simulator(world, seed)
     with _Writer(landing, truth_dir, api_dir, seed, faults, result) as writer:
         writer.redelivery_rate, writer.fault_rate = redelivery_rate, fault_rate

@@ -26,6 +26,10 @@ COMPANY_ACCOUNT = "NorthwindAnalytics"
 REGIONS = ("", "West ", "East ", "North ", "South ", "Pacific ", "Atlantic ", "Central ")
 
 
+# the simulator's default first day: numbering starts there (World.number_from)
+NUMBERING_EPOCH = date(2026, 10, 1)
+
+
 @dataclass(frozen=True)
 class Customer:
     id: str
@@ -137,3 +141,15 @@ class World:
         world.recent = {name: deque(maxlen=400) for name in ("ops", "eu", "expenses")}
         world.id_salt = code(rng, 4, ALNUM_MIXED)
         return world
+
+    def number_from(self, start: date) -> None:
+        """Continue the company's numbering (billing payments, invoices, Adyen batches, payroll runs) where days
+        simulated from ``start`` fall, instead of starting at the first number every time: two simulations of
+        different days landed in one warehouse (the history and a later tick) would otherwise share payment ids
+        (a re-delivery to the connectors) and invoice numbers (a match to the reconciliation). Each counter
+        advances by more per day than any day uses, so numbers of different runs never meet."""
+        days = max(0, (start - NUMBERING_EPOCH).days)
+        self.next_payment += days * 10_000
+        self.next_invoice += days * 10_000
+        self.next_batch += days * 100
+        self.next_run += days * 10

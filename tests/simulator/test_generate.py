@@ -121,3 +121,26 @@ def test_history_is_labeled_and_before_the_start(sim: SimRun) -> None:
     assert all(row["date"] < START.isoformat() for row in rows)
     assert {row["category"] for row in rows} <= set(GL_ACCOUNTS)
     assert "bank_operating" in {row["source"] for row in rows}
+
+
+def test_runs_of_different_days_continue_the_numbering(tmp_path: Path) -> None:
+    """The history and a later day simulated on their own land in one warehouse: the later run's billing payment
+    ids, invoice numbers and Adyen payout batches are new, not the first run's again."""
+    import re
+
+    def numbers(root: Path, start: date) -> tuple[set[str], set[str], set[str]]:
+        generate(root / "landing", root / "truth", days=1, per_day=600, seed=9, start=start)
+        with (root / "truth" / "source_rows.csv").open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        payments = {row["object_id"] for row in rows if row["source"] == "billing"}
+        text = "\n".join(path.read_text(errors="replace") for path in (root / "landing").rglob("*") if path.is_file())
+        text += "\n".join(path.read_text(errors="replace") for path in (root / "api").rglob("*") if path.is_file())
+        invoices = set(re.findall(r"INV-\d+", text))
+        batches = {path.name for path in (root / "api").rglob("*batch*")}
+        return payments, invoices, batches
+
+    first = numbers(tmp_path / "first", date(2026, 10, 1))
+    later = numbers(tmp_path / "later", date(2026, 10, 8))
+    for earlier, then in zip(first, later, strict=True):
+        assert earlier and then
+        assert not earlier & then, sorted(earlier & then)[:5]
