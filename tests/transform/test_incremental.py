@@ -73,6 +73,15 @@ def _analyze_counts(conn) -> dict[str, int]:  # noqa: ANN001
     return dict(rows)
 
 
+def _view_oids(conn) -> dict[str, int]:  # noqa: ANN001
+    """The dbt views and their catalog ids (a recreated view gets a new one)."""
+    rows = conn.execute(
+        "select c.relname, c.oid::int from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where c.relkind = 'v' and n.nspname in ('staging', 'validation')"
+    ).fetchall()
+    return dict(rows)
+
+
 def _columns(conn, relation: str) -> list[str]:  # noqa: ANN001
     schema, table = relation.split(".")
     rows = conn.execute(
@@ -144,25 +153,28 @@ def built_in_batches(finflow_home, tmp_path_factory):
             )
             before = conn.execute(stamps).fetchone()
             analyzed_before = _analyze_counts(conn)
+            views = {"before": _view_oids(conn)}
             run_dbt("build")
             idle = (before, conn.execute(stamps).fetchone())
             analyzed = {"idle build": (analyzed_before, _analyze_counts(conn))}
+            views["idle build"] = _view_oids(conn)
             _snapshot(conn)
             run_dbt("build", "--full-refresh")
             analyzed["full refresh"] = (analyzed["idle build"][1], _analyze_counts(conn))
-            yield conn, rows_per_build, idle, analyzed
+            views["full refresh"] = _view_oids(conn)
+            yield conn, rows_per_build, idle, analyzed, views
 
 
 @pytest.mark.parametrize("relation", MODELS)
 def test_incremental_builds_equal_a_full_refresh(built_in_batches, relation):
-    conn, _, _, _ = built_in_batches
+    conn, _, _, _, _ = built_in_batches
     rows, only_incremental, only_full = _difference(conn, relation)
     assert rows > 0
     assert (only_incremental, only_full) == (0, 0), f"{relation}: {rows} rows after the full refresh"
 
 
 def test_links_formed_across_builds(built_in_batches):
-    conn, _, _, _ = built_in_batches
+    conn, _, _, _, _ = built_in_batches
     # bank deposits landed a build after their payouts and ledger lines after both: the links exist all the same
     kinds = dict(
         conn.execute(
@@ -174,7 +186,7 @@ def test_links_formed_across_builds(built_in_batches):
 
 
 def test_a_build_takes_only_what_changed(built_in_batches):
-    conn, rows_per_build, idle, _ = built_in_batches
+    conn, rows_per_build, idle, _, _ = built_in_batches
     total = conn.execute("select count(*) from reconciliation.int_transactions__delivered").fetchone()[0]
     # each batch's build rewrote its own rows (and the groups they joined), never the whole history
     assert all(0 < rows < total for rows in rows_per_build[1:]), (rows_per_build, total)
@@ -183,7 +195,7 @@ def test_a_build_takes_only_what_changed(built_in_batches):
 
 
 def test_statistics_refreshed_only_after_a_build_that_rewrote_much(built_in_batches):
-    _, _, _, analyzed = built_in_batches
+    _, _, _, analyzed, _ = built_in_batches
     # ANALYZE samples 30,000 rows however small the batch: the batch builds (each a large share of its tables)
     # analyzed every model, a build that wrote nothing leaves it to autovacuum
     before, after = analyzed["idle build"]
@@ -195,13 +207,27 @@ def test_statistics_refreshed_only_after_a_build_that_rewrote_much(built_in_batc
     assert set(after) == set(ANALYZED) and min(after.values()) >= 1, after
 
 
+def test_views_are_recreated_only_when_what_they_are_made_of_changed(built_in_batches):
+    """macros/view_materialization.sql: a build leaves a view whose SQL and inputs are unchanged as it is (dbt would
+    drop and recreate it), a full refresh or a new column in what it reads recreates it. Runs last but one: it
+    adds a column to a raw table."""
+    conn, _, _, _, views = built_in_batches
+    assert len(views["before"]) == 13 and views["idle build"] == views["before"]
+    assert not set(views["full refresh"].values()) & set(views["before"].values())
+    conn.execute("alter table raw.stripe add column probe text")
+    run_dbt("run", "--select", "stg_stripe__transactions stg_paypal__transactions")
+    after = _view_oids(conn)
+    assert after["stg_stripe__transactions"] != views["full refresh"]["stg_stripe__transactions"]
+    assert after["stg_paypal__transactions"] == views["full refresh"]["stg_paypal__transactions"]
+
+
 def test_data_tests_check_the_rows_of_the_latest_build(built_in_batches):
     """A column test on an incremental model reads the rows its latest build wrote (macros/get_where_subquery.sql):
     a bad row from that build fails it, a row no build rewrote is not read again. Runs last: it edits a row and
     puts it back."""
     from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-    conn, _, _, _ = built_in_batches
+    conn, _, _, _, _ = built_in_batches
     table = "marts.fct_transactions"
     transaction_id, category, published_at = conn.execute(
         f"select transaction_id, category, published_at from {table} order by transaction_id limit 1"
