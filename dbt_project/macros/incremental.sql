@@ -12,16 +12,27 @@
     version: when the seed changes, the model recomputes every row (`recompute_everything`).
 -#}
 
+{#- The newest stamp is read first and written into the query as a constant: with `> (select max(...))` the planner
+    cannot know how few rows are newer, guesses a third of the table and scans all of it (at 800k rows, 1.8 s
+    instead of 0.2 s for a tick's rule_inputs); with a constant it reads the few new rows through the stamp's index.
+    dbt builds never overlap, so the model's own newest stamp cannot change between this lookup and its query. -#}
 {% macro changed_since_last_build(upstream_column, own_column, margin=none) -%}
     {%- if is_incremental() -%}
-        {{ upstream_column }} > (
-            select coalesce(max({{ own_column }}), '-infinity'::timestamptz)
-                {%- if margin %} - interval '{{ margin }}'{% endif %}
-            from {{ this }}
-        )
+        {{ upstream_column }} > '{{ newest_stamp(this, own_column) }}'::timestamptz
+            {%- if margin %} - interval '{{ margin }}'{% endif %}
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- max(column) of relation as timestamptz text ('-infinity' for an empty table, or while dbt only parses) -#}
+{% macro newest_stamp(relation, column) -%}
+    {%- if not execute -%}{{ return('-infinity') }}{%- endif -%}
+    {%- set result = run_query(
+        "select coalesce(max(" ~ column ~ "), '-infinity'::timestamptz)::text from " ~ relation
+    ) -%}
+    {{ return(result.columns[0].values()[0]) }}
 {%- endmacro %}
 
 
