@@ -251,3 +251,25 @@ def test_data_tests_check_the_rows_of_the_latest_build(built_in_batches):
             (category, published_at, transaction_id),
         )
     run_dbt(*select)
+
+
+def test_link_tests_check_the_groups_of_the_latest_build(built_in_batches):
+    """assert_reconciliation_links_one_to_one reads the groups the latest build rebuilt: a deposit linked twice
+    there fails it. Runs last: it adds a row and takes it out again."""
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    conn, _, _, _, _ = built_in_batches
+    table = "reconciliation.int_reconciliation__links"
+    select = ("test", "--select", "assert_reconciliation_links_one_to_one")
+    copy = (
+        f"insert into {table} select * from {table} where status = 'matched' and right_transaction_id is not null"
+        " order by reconciliation_id limit 1"
+    )
+    try:
+        conn.execute(copy)
+        conn.execute(f"update {table} set match_key = 'probe' where ctid = (select max(ctid) from {table})")
+        with pytest.raises(DagsterDbtCliRuntimeError):
+            run_dbt(*select)
+    finally:
+        conn.execute(f"delete from {table} where match_key = 'probe'")
+    run_dbt(*select)
