@@ -39,6 +39,7 @@ def main() -> None:
     # the ticks come minutes after the history; in production the previous tick is 15 minutes back and the
     # history's scores are older than late_arrival_window, so fct_transactions does not redo them all
     bench.age_scores("2 hours")
+    bench.settle()
 
     from finflow_assets.definitions import all_assets
 
