@@ -80,10 +80,16 @@ candidates as (
             or (source = 'adyen' and transaction_type = 'MerchantPayout')
         )
         {%- if is_incremental() %}
-        and (
-            transaction_id in (select transaction_id from changed)
+        -- one list of ids, not "in changed or (payroll and ...)": an OR across the two keeps the planner from
+        -- using the transaction_id index, and it scanned every delivered row (1.4 s for 335 rows after 60 days)
+        and transaction_id in (
+            select transaction_id from changed
+            union
             -- a payroll run is keyed from all its register lines
-            or (source = 'payroll' and reference in (select reference from changed where source = 'payroll'))
+            select payroll.transaction_id
+            from {{ ref('int_transactions__delivered') }} as payroll
+            where payroll.source = 'payroll'
+                and payroll.reference in (select reference from changed where source = 'payroll')
         )
         {%- endif %}
 ),
