@@ -53,3 +53,50 @@
     {%- set result = run_query("select " ~ version_column ~ " from " ~ this ~ " limit 1") -%}
     {{ return(result.rows | length > 0 and result.columns[0].values()[0] != version) }}
 {%- endmacro %}
+
+
+{#- The rows of `relation` on the booking days that hold a row stamped after this model's newest stamp (every row on
+    a full build): what a model that rolls rows up per day replaces (unique key `day_key`, the day or -infinity for
+    rows without one). Reads the day's rows through the relation's booked_date index. -#}
+{% macro rows_on_changed_days(relation, upstream_column, own_column, columns) -%}
+    {%- if is_incremental() -%}
+    with changed_days as (
+        select distinct booked_date from {{ relation }}
+        where {{ changed_since_last_build(upstream_column, own_column) }}
+    )
+    select {{ columns }}, coalesce(booked_date, '-infinity'::date) as day_key
+    from {{ relation }}
+    where booked_date in (select booked_date from changed_days)
+    union all
+    select {{ columns }}, '-infinity'::date as day_key
+    from {{ relation }}
+    where booked_date is null and exists (select from changed_days where booked_date is null)
+    {%- else -%}
+    select {{ columns }}, coalesce(booked_date, '-infinity'::date) as day_key
+    from {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- A post-hook: an index on `columns` of the model (partial when `where` is given) unless it has that one already.
+    dbt's `indexes` config creates indexes only with the table and cannot make a partial one; this also gives tables
+    built before an index was added theirs. The index is found again by its comment, a digest of its definition; its
+    name is unique because a full build creates the new table while the one it replaces still holds its indexes. -#}
+{% macro ensure_index(columns, where=none) -%}
+{%- set definition = columns ~ (' where ' ~ where if where else '') -%}
+{%- set marker = 'finflow:' ~ local_md5(definition) -%}
+do $ensure_index$
+declare
+    name text := 'ix_' || left(md5('{{ this }}' || clock_timestamp()::text), 24);
+begin
+    if not exists (
+        select from pg_index
+        where indrelid = '{{ this }}'::regclass and obj_description(indexrelid, 'pg_class') = '{{ marker }}'
+    ) then
+        execute 'create index ' || quote_ident(name) || ' on {{ this }} '
+            || $definition$({{ columns }}){{ ' where ' ~ where if where else '' }}$definition$;
+        execute 'comment on index {{ this.schema }}.' || quote_ident(name) || ' is ' || quote_literal('{{ marker }}');
+    end if;
+end
+$ensure_index$
+{%- endmacro %}

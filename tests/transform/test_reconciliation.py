@@ -170,3 +170,75 @@ def test_custom_dbt_tests_are_asset_checks():
         ("int_reconciliation__links", "assert_reconciliation_links_one_to_one"),
         ("fct_reconciliation", "assert_payouts_explained_by_components"),
     } <= checks
+
+
+MONEY_INVARIANTS = (
+    "assert_every_raw_row_accounted_for",
+    "assert_no_duplicate_fingerprints_among_kept_transactions",
+    "assert_duplicates_point_to_kept_rows",
+)
+
+
+def _invariant_statuses() -> dict[str, str]:
+    """The money invariants' outcomes (pass / fail / error) from one real ``dbt test``."""
+    from finflow_assets.resources import WarehouseResource
+    from finflow_assets.transform.assets import _prepare_warehouse
+    from finflow_assets.transform.project import dbt_cli
+
+    _prepare_warehouse(WarehouseResource())
+    invocation = dbt_cli().cli(["test", "--select", " ".join(MONEY_INVARIANTS)], raise_on_error=False).wait()
+    results = invocation.get_artifact("run_results.json")["results"]
+    return {result["unique_id"].split(".")[2]: result["status"] for result in results}
+
+
+def test_money_invariants_catch_a_lost_an_extra_and_a_doubled_row(built):
+    """The whole-table checks on int_transactions__validated compare counts and sums of id hashes before they look
+    row by row: a row lost, one that comes from nowhere, a transaction kept twice or pointed at a duplicate each
+    still fail them (the table is damaged by hand and restored after each case)."""
+    _, conn, _ = built
+    table = "validation.int_transactions__validated"
+    # two kept transactions no duplicate points at, and a duplicate
+    first, second = (
+        row
+        for (row,) in conn.execute(
+            f"select transaction_id from {table} as t where validation_status <> 'quarantined'"
+            f" and duplicate_of is null and not exists (select from {table} d where d.duplicate_of = t.transaction_id)"
+            " order by 1 limit 2"
+        )
+    )
+    duplicate = conn.execute(f"select transaction_id from {table} where duplicate_of is not null limit 1").fetchone()[0]
+    ids = f"('{first}', '{second}', '{duplicate}')"
+    conn.execute(f"create temporary table damaged as select * from {table} where transaction_id in {ids}")
+    restore = (
+        f"delete from {table} where transaction_id in {ids} or transaction_id = 'phantom';"
+        f" insert into {table} select * from damaged"
+    )
+    damages = {
+        "lost": (f"delete from {table} where transaction_id = '{first}'", {MONEY_INVARIANTS[0]}),
+        "from nowhere": (
+            f"insert into {table} select (jsonb_populate_record(null::{table},"
+            f' to_jsonb(damaged) || \'{{"transaction_id": "phantom"}}\')).*'
+            f" from damaged where transaction_id = '{duplicate}'",
+            {MONEY_INVARIANTS[0]},
+        ),
+        "kept twice": (
+            f"update {table} set fingerprint = (select fingerprint from damaged where transaction_id = '{first}')"
+            f" where transaction_id = '{second}'",
+            {MONEY_INVARIANTS[1]},
+        ),
+        "points at a duplicate": (
+            f"update {table} set duplicate_of = '{duplicate}' where transaction_id = '{first}'",
+            {MONEY_INVARIANTS[2]},
+        ),
+    }
+    try:
+        assert set(_invariant_statuses().values()) == {"pass"}
+        for damage, (statement, failing) in damages.items():
+            conn.execute(statement)
+            statuses = _invariant_statuses()
+            conn.execute(restore)
+            assert {name for name, status in statuses.items() if status == "fail"} == failing, (damage, statuses)
+            assert set(statuses.values()) <= {"pass", "fail"}, (damage, statuses)
+    finally:
+        conn.execute(restore)
+    assert set(_invariant_statuses().values()) == {"pass"}

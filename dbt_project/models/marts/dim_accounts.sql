@@ -1,67 +1,33 @@
 -- One row per account seen in any source (bank accounts, processor balances, ledger accounts...), with what it
 -- holds: how many rows arrived, how many are transactions of their own, duplicates or quarantined, its dates, its
--- latest statement balance and its open (unmatched) reconciliation items.
-{{ config(pre_hook="set local work_mem = '64MB'") }}
-with validated as (
-    select
-        source,
-        coalesce(account_id, '(none)') as account_id,
-        currency,
-        booked_date,
-        deliveries,
-        amount_base,
-        balance_after,
-        ingested_at,
-        source_row,
-        validation_status = 'quarantined' as is_quarantined,
-        duplicate_of is not null as is_duplicate
-    from {{ ref('int_transactions__validated') }}
-),
-
-per_currency as (
-    -- hash aggregate over every row first; the per-account roll-up below only sees this small result
+-- latest statement balance and its open (unmatched) reconciliation items. Rolled up from int_accounts__daily.
+with per_account as (
     select
         source,
         account_id,
-        currency,
+        array_agg(distinct currency order by currency) filter (where currency is not null) as currencies,
         min(booked_date) as first_booked_date,
         max(booked_date) as last_booked_date,
-        count(*) as distinct_rows,
-        sum(deliveries) as rows_delivered,
-        count(*) filter (where not is_quarantined and not is_duplicate) as transactions,
-        count(*) filter (where is_duplicate) as duplicates,
-        count(*) filter (where is_quarantined) as quarantined,
-        sum(amount_base) filter (where not is_quarantined and not is_duplicate) as net_amount_base
-    from validated
-    group by source, account_id, currency
-),
-
-per_account as (
-    select
-        source,
-        account_id,
-        array_agg(currency order by currency) filter (where currency is not null) as currencies,
-        min(first_booked_date) as first_booked_date,
-        max(last_booked_date) as last_booked_date,
         sum(distinct_rows) as distinct_rows,
         sum(rows_delivered) as rows_delivered,
         sum(transactions) as transactions,
         sum(duplicates) as duplicates,
         sum(quarantined) as quarantined,
         sum(net_amount_base) as net_amount_base
-    from per_currency
+    from {{ ref('int_accounts__daily') }}
     group by source, account_id
 ),
 
 latest_balance as (
+    -- the latest of the days' latest balances (a row without a booking day first, as among the rows themselves)
     select distinct on (source, account_id)
         source,
         account_id,
-        balance_after as last_balance,
+        last_balance,
         booked_date as last_balance_date
-    from validated
-    where balance_after is not null and not is_quarantined
-    order by source, account_id, booked_date desc, ingested_at desc, source_row desc
+    from {{ ref('int_accounts__daily') }}
+    where last_balance is not null
+    order by source, account_id, booked_date desc, last_balance_ingested_at desc, last_balance_source_row desc
 ),
 
 open_items as (

@@ -27,48 +27,20 @@ statuses as (
     group by transaction_id
 ),
 
-processor_rows as (
+batches as (
     -- what a processor payout pays out: the balance rows of its batch (one-to-many), net of fees
     select
         source,
-        case
-            when source = 'stripe' then coalesce(extra ->> 'payout', 'day:' || booked_date::text)
-            when source = 'paypal' then 'day:' || booked_date::text
-            when source = 'adyen' then 'batch:' || (extra ->> 'batch_number')
-        end as batch_key,
-        case
-            when pg_input_is_valid(extra ->> 'net', 'numeric') then (extra ->> 'net')::numeric
-            else amount
-        end as net_amount
-    from {{ ref('int_transactions__validated') }}
-    where duplicate_of is null
-        and (
-            (source = 'stripe' and lower(transaction_type) <> 'payout')
-            or (source = 'paypal' and transaction_type not like 'T04%')
-            or (source = 'adyen' and transaction_type <> 'MerchantPayout')
-        )
-),
-
-batches as (
-    select source, batch_key, count(*) as component_count, sum(net_amount) as component_net_amount
-    from processor_rows
+        batch_key,
+        sum(component_count)::bigint as component_count,
+        sum(component_net_amount) as component_net_amount
+    from {{ ref('int_payout_components__daily') }}
     group by source, batch_key
 ),
 
 payout_batches as (
-    -- the batch key of each payout: Stripe by payout id when the balance rows carry it, else by day
-    select
-        transaction_id,
-        source,
-        case
-            when source = 'stripe' then reference
-            when source = 'adyen' then 'batch:' || (extra ->> 'batch_number')
-        end as batch_key,
-        'day:' || booked_date::text as day_key
-    from {{ ref('int_transactions__validated') }}
-    where (source = 'stripe' and lower(transaction_type) = 'payout')
-        or (source = 'paypal' and transaction_type like 'T04%')
-        or (source = 'adyen' and transaction_type = 'MerchantPayout')
+    select transaction_id, source, batch_key, day_batch_key as day_key
+    from {{ ref('int_payouts__daily') }}
 ),
 
 components as (

@@ -6,6 +6,7 @@
     indexes=[{'columns': ['transaction_id']}, {'columns': ['published_at']}],
     post_hook=[
         'delete from {{ this }} where validation_status = \'quarantined\' or duplicate_of is not null',
+        "{{ ensure_index('fingerprint') }}",
         "{{ analyze_after_build('published_at') }}",
     ],
 ) }}

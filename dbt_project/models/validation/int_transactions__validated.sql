@@ -9,7 +9,11 @@
     incremental_strategy='delete+insert',
     unique_key='transaction_id',
     indexes=[{'columns': ['transaction_id']}, {'columns': ['validated_at']}],
-    post_hook="{{ analyze_after_build('validated_at') }}",
+    post_hook=[
+        "{{ ensure_index('booked_date') }}",
+        "{{ ensure_index('fingerprint', where=kept_transaction()) }}",
+        "{{ analyze_after_build('validated_at') }}",
+    ],
 ) }}
 {%- set rules = [] -%}
 {%- if execute -%}
