@@ -224,8 +224,10 @@ def steps_running_at(windows: dict[str, tuple[float, float]], moment: float) -> 
 class Bench:
     """A fresh data folder (``FINFLOW_HOME``) with its own embedded PostgreSQL and MLflow store."""
 
-    def __init__(self, prefix: str = "finflow-bench-") -> None:
-        self.home = Path(tempfile.mkdtemp(prefix=prefix))
+    def __init__(self, prefix: str = "finflow-bench-", home: Path | None = None) -> None:
+        """A new data folder, or ``home``: one a bench kept (FINFLOW_BENCH_KEEP=1), to go on from; never removed."""
+        self.owned = home is None
+        self.home = Path(tempfile.mkdtemp(prefix=prefix)) if home is None else home
         os.environ["FINFLOW_HOME"] = str(self.home)
         os.environ.pop("FINFLOW_DATABASE_URL", None)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -342,7 +344,7 @@ class Bench:
         from finflow_assets.warehouse import embedded
 
         embedded.stop()
-        if os.environ.get("FINFLOW_BENCH_KEEP", "") in ("", "0"):
+        if self.owned and os.environ.get("FINFLOW_BENCH_KEEP", "") in ("", "0"):
             shutil.rmtree(self.home, ignore_errors=True)
         else:
             print(f"data folder kept: {self.home}")
