@@ -38,6 +38,7 @@ INCREMENTAL = (
     "intermediate.int_counterparties__daily",
     "intermediate.int_payout_components__daily",
     "intermediate.int_payouts__daily",
+    "reconciliation.int_reconciliation__items",
     "marts.fct_transactions",
 )
 MODELS = (*INCREMENTAL, "marts.fct_reconciliation", "marts.dim_accounts", "marts.dim_counterparties")
@@ -52,6 +53,7 @@ STAMPS = {
     "categorized_at",
     "listed_at",
     "rolled_up_at",
+    "itemized_at",
     "published_at",
 }
 
