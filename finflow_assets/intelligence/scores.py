@@ -60,6 +60,9 @@ def ensure_tables(conn: psycopg.Connection) -> None:
 VALIDATED = "validation.int_transactions__validated"
 RULES = "intermediate.int_transactions__rule_categorized"
 DECISIONS = "review.review_decisions"  # reviewers' decisions (see review.py)
+# the transactions of their own (fct_transactions); the same text as dbt's kept_transaction() macro, so a query
+# written with it can use the partial indexes int_transactions__validated makes with it
+KEPT = "validation_status <> 'quarantined' and duplicate_of is null"
 LOOKBACK_DAYS = 60  # how far back the anomaly signals look (two monthly billing cycles); the cost grows with it
 # the anomaly model learns from at most this many of the newest transactions (whole days, and at least the newest
 # two): 60 days at 10,000 a day, or 5 days of a 100,000-a-day backlog; training memory stays under a gigabyte
@@ -96,17 +99,24 @@ def relation_exists(conn: psycopg.Connection, name: str) -> bool:
 def unscored_transactions(conn: psycopg.Connection) -> pd.DataFrame:
     """Valid transactions that no analyst rule categorized and nothing has scored yet (incremental), with the
     fields the categorizer reads and, for ledger lines, the category the ledger booked them to."""
+    # the few unscored ids first, from two id-ordered indexes (the kept transactions' partial index, the scores'
+    # key) merged without reading the wide rows; then those rows alone (0.8 s -> 0.2 s after 60 days)
     return read_frame(
         conn,
         f"""
+        with unscored as materialized (
+            select v.transaction_id from {VALIDATED} v
+            where {KEPT}
+              and not exists (select from ml.transaction_categories c where c.transaction_id = v.transaction_id)
+              and not exists (
+                  select from {RULES} r where r.transaction_id = v.transaction_id and r.category is not null
+              )
+        )
         select t.transaction_id, t.source, t.description_raw as description, t.counterparty_raw as counterparty,
                t.reference, t.amount::float8 as amount, t.currency, t.transaction_type,
                case when t.source = 'erp_gl' then t.extra -> 'raw' ->> 'category' end as ledger_category
         from {VALIDATED} t
-        left join {RULES} r using (transaction_id)
-        left join ml.transaction_categories c using (transaction_id)
-        where t.validation_status <> 'quarantined' and t.duplicate_of is null
-          and r.category is null and c.transaction_id is null
+        where t.transaction_id = any(array(select transaction_id from unscored))  -- through the id index
         """,  # noqa: S608 - constants only
         text_columns=(
             "transaction_id",
@@ -239,8 +249,9 @@ def anomaly_frame(
         day = conn.execute(
             f"""
             select min(v.booked_date) - %(lookback)s
-            from {valid} v
-            where not exists (select from ml.transaction_anomalies a where a.transaction_id = v.transaction_id)
+            from {VALIDATED} v
+            where {KEPT} and v.booked_date is not null
+              and not exists (select from ml.transaction_anomalies a where a.transaction_id = v.transaction_id)
             """,  # noqa: S608 - constants only
             {"lookback": int(lookback_days)},
         ).fetchone()[0]

@@ -12,6 +12,7 @@
     post_hook=[
         "{{ ensure_index('booked_date') }}",
         "{{ ensure_index('fingerprint', where=kept_transaction()) }}",
+        "{{ ensure_index('transaction_id, booked_date', where=kept_transaction()) }}",
         "{{ analyze_after_build('validated_at') }}",
     ],
 ) }}
