@@ -131,6 +131,30 @@ def materialize_everything(selection: str | None = None, tags: dict[str, str] | 
         )
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Run the nightly warehouse audit now: the money invariants over every row (automation/audit.py)."""
+    import dagster as dg
+
+    from .automation.audit import warehouse_audit
+    from .definitions import resources
+
+    _use_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        result = warehouse_audit.execute_in_process(
+            resources={name: resources[name] for name in ("dbt", "warehouse")},
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
+        )
+    if result.success:
+        print("money invariants passed over every row of the warehouse")
+        return 0
+    failure = next((event for event in result.all_events if event.is_step_failure), None)
+    detail = failure.step_failure_data.error.message.strip() if failure and failure.step_failure_data.error else ""
+    print(f"warehouse audit failed: {detail or 'see the run in the Dagster UI'}", file=sys.stderr)
+    return 1
+
+
 def _console_level() -> str:
     """Dagster's step-by-step DEBUG events are for the UI; the terminal shows INFO unless asked for more."""
     return "DEBUG" if logging.getLogger().level <= logging.DEBUG else "INFO"
@@ -444,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--keep", action="store_true", help="copy the files to the data folder's history/ as well")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=cmd_train)
+
+    audit = sub.add_parser("audit", help="check the money invariants over every row now (the nightly audit)")
+    audit.set_defaults(func=cmd_audit)
 
     categorize = sub.add_parser("categorize", help="categorize a CSV file with the rules and the champion model")
     categorize.add_argument("input", metavar="IN.csv", help="columns description and amount (others optional)")

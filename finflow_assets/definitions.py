@@ -3,6 +3,7 @@
 import dagster as dg
 
 from .automation.alerts import alert_sensors
+from .automation.audit import warehouse_audit, warehouse_audit_nightly
 from .automation.conditions import automate, automation_sensor
 from .automation.freshness import freshness_checks, freshness_every_15_minutes, freshness_job
 from .automation.retraining import retraining_schedules, retraining_sensors
@@ -30,10 +31,10 @@ resources = {
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=freshness_checks,
-    jobs=[freshness_job],
+    jobs=[freshness_job, warehouse_audit],
     resources=resources,
     # steps run in the run's own process: starting a Python process per step costs more than most steps here do
     executor=dg.in_process_executor,
     sensors=[*file_drop_sensors, *alert_sensors, automation_sensor, *retraining_sensors],
-    schedules=[*schedules, freshness_every_15_minutes, *retraining_schedules],
+    schedules=[*schedules, freshness_every_15_minutes, *retraining_schedules, warehouse_audit_nightly],
 )

@@ -40,6 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -159,6 +160,17 @@ def _codes(*arrays: np.ndarray) -> np.ndarray:
     return key
 
 
+_DIGITLESS_WORD = re.compile(r"(?<!\S)[^\s0-9]+(?!\S)")  # a whole word (as str.split finds it) with no 0-9 in it
+
+
+def _words_without_digits(text: str) -> list[str]:
+    """``text``'s words that contain no digit (``str.isdigit``): one regex pass where the text is ASCII (then a digit
+    is 0-9), word by word otherwise."""
+    if text.isascii():
+        return _DIGITLESS_WORD.findall(text)
+    return [w for w in text.split() if not any(ch.isdigit() for ch in w)]
+
+
 def counterparty_keys(frame: pd.DataFrame, descriptions: np.ndarray | None = None) -> np.ndarray:
     """Who was paid, as a stable key: the counterparty name where the source gives one, else the description's
     first three words once numbers and one-off codes (words found in a single distinct description) are dropped.
@@ -169,8 +181,8 @@ def counterparty_keys(frame: pd.DataFrame, descriptions: np.ndarray | None = Non
     missing = party == ""
     if missing.any():
         inverse, uniques = pd.factorize(descriptions[missing])  # (np.unique would copy them to fixed-width text)
-        words = [[w for w in text.split() if not any(ch.isdigit() for ch in w)] for text in uniques]
-        counts = Counter(w for ws in words for w in set(ws))
+        words = [_words_without_digits(text) for text in uniques]
+        counts = Counter(chain.from_iterable(map(set, words)))
         keys = np.array([" ".join([w for w in ws if counts[w] > 1][:3]) for ws in words], dtype=object)
         party = party.copy()
         party[missing] = keys[inverse] if len(keys) else ""

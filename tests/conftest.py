@@ -97,8 +97,8 @@ def own_data_folder(home: Path, database: str):
 def run_dbt(*args: str) -> None:
     """A real dbt invocation against the current warehouse (raises on failure, with dbt's output)."""
     from finflow_assets.resources import WarehouseResource
-    from finflow_assets.transform.assets import _prepare_warehouse
+    from finflow_assets.transform.assets import prepare_warehouse
     from finflow_assets.transform.project import dbt_cli
 
-    _prepare_warehouse(WarehouseResource())
+    prepare_warehouse(WarehouseResource())
     dbt_cli().cli(list(args)).wait()

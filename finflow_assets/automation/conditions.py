@@ -19,6 +19,7 @@ import dagster as dg
 TICK_CRON = os.environ.get("FINFLOW_TICK_CRON", "*/15 * * * *")
 DAILY_REPORT_CRON = os.environ.get("FINFLOW_DAILY_REPORT_CRON", "0 7 * * *")
 RETRAIN_CRON = os.environ.get("FINFLOW_RETRAIN_CRON", "0 2 * * *")
+AUDIT_CRON = os.environ.get("FINFLOW_AUDIT_CRON", "30 2 * * *")  # the money invariants over every row (audit.py)
 
 _idle = ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.any_deps_in_progress()
 

@@ -13,6 +13,7 @@ assets go straight on with it.
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pandas as pd
@@ -335,9 +336,12 @@ def transaction_anomalies(
     if champion_version(mlflow_store.tracking_uri(), ANOMALY) is None:
         context.log.warning(f"no {ANOMALY} champion yet: transactions stay unscored until one is trained")
         return dg.MaterializeResult(metadata={"rows_scored": 0, "model": "none yet"})
-    model, version = load_champion(mlflow_store.tracking_uri(), ANOMALY)
+    # the look-back query runs in PostgreSQL (and its rows are parsed) while the champion loads from MLflow
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomaly-look-back") as pool:
+        look_back = pool.submit(_anomaly_rows, warehouse, False)
+        model, version = load_champion(mlflow_store.tracking_uri(), ANOMALY)
+        frame = look_back.result()
     threshold = configured_threshold()
-    frame = _anomaly_rows(warehouse, training=False)
     started = time.perf_counter()
     unscored = ~frame["scored"].to_numpy()
     if not unscored.any():

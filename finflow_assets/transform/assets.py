@@ -32,7 +32,7 @@ class FinflowDbtTranslator(DagsterDbtTranslator):
 translator = FinflowDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _prepare_warehouse(warehouse: WarehouseResource) -> None:
+def prepare_warehouse(warehouse: WarehouseResource) -> None:
     """dbt reads tables that Python assets write: make sure they exist before the first delivery or scoring."""
     warehouse.export_dbt_env()
     ensure_manifest()  # re-parses once if this run's database differs from the one the project was parsed for
@@ -58,7 +58,7 @@ DBT_POOL = "dbt"  # one dbt invocation at a time across runs (limit in the insta
 def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Normalize, dedupe, validate and reconcile every source with one ``dbt build`` over the selection."""
     with retry_if_the_database_restarts():
-        _prepare_warehouse(warehouse)
+        prepare_warehouse(warehouse)
         yield from dbt.cli(PIPELINE_BUILD, context=context).stream()
 
 
@@ -68,7 +68,7 @@ def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, w
 def finflow_dbt_enriched_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Marts that combine the SQL layer with the ML assets' outputs (categories, anomaly scores)."""
     with retry_if_the_database_restarts():
-        _prepare_warehouse(warehouse)
+        prepare_warehouse(warehouse)
         yield from dbt.cli(PIPELINE_BUILD, context=context).stream()
 
 

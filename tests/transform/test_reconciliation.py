@@ -12,6 +12,7 @@ import time
 import pytest
 
 from bench.bench_dedupe_reconciliation import TARGETS, evaluate, report
+from finflow_assets.automation.audit import MONEY_INVARIANTS
 from tests.conftest import own_data_folder, run_dbt
 
 DAYS, PER_DAY = 3, 400
@@ -172,23 +173,32 @@ def test_custom_dbt_tests_are_asset_checks():
     } <= checks
 
 
-MONEY_INVARIANTS = (
-    "assert_every_raw_row_accounted_for",
-    "assert_no_duplicate_fingerprints_among_kept_transactions",
-    "assert_duplicates_point_to_kept_rows",
-)
-
-
-def _invariant_statuses() -> dict[str, str]:
-    """The money invariants' outcomes (pass / fail / error) from one real ``dbt test``."""
+def _invariant_statuses(every_row: bool = True) -> dict[str, str]:
+    """The money invariants' outcomes (pass / fail / error) from one real ``dbt build`` of them and their mark:
+    ``every_row`` as the nightly audit runs them, else over what was validated since they last passed (a tick)."""
+    from finflow_assets.automation.audit import forget_checked_rows, money_invariant_statuses
     from finflow_assets.resources import WarehouseResource
-    from finflow_assets.transform.assets import _prepare_warehouse
+    from finflow_assets.transform.assets import prepare_warehouse
     from finflow_assets.transform.project import dbt_cli
 
-    _prepare_warehouse(WarehouseResource())
-    invocation = dbt_cli().cli(["test", "--select", " ".join(MONEY_INVARIANTS)], raise_on_error=False).wait()
-    results = invocation.get_artifact("run_results.json")["results"]
-    return {result["unique_id"].split(".")[2]: result["status"] for result in results}
+    prepare_warehouse(WarehouseResource())
+    if every_row:
+        forget_checked_rows(WarehouseResource())
+    return money_invariant_statuses(dbt_cli())
+
+
+def _two_kept_and_a_duplicate(conn, table: str, newest: bool = False) -> tuple[str, str, str]:  # noqa: ANN001
+    """Two kept transactions no duplicate points at (the first or the last two by id), and a duplicate."""
+    first, second = (
+        row
+        for (row,) in conn.execute(
+            f"select transaction_id from {table} as t where validation_status <> 'quarantined'"
+            f" and duplicate_of is null and not exists (select from {table} d where d.duplicate_of = t.transaction_id)"
+            f" order by 1 {'desc' if newest else ''} limit 2"
+        )
+    )
+    duplicate = conn.execute(f"select transaction_id from {table} where duplicate_of is not null limit 1").fetchone()[0]
+    return first, second, duplicate
 
 
 def test_money_invariants_catch_a_lost_an_extra_and_a_doubled_row(built):
@@ -197,16 +207,7 @@ def test_money_invariants_catch_a_lost_an_extra_and_a_doubled_row(built):
     still fail them (the table is damaged by hand and restored after each case)."""
     _, conn, _ = built
     table = "validation.int_transactions__validated"
-    # two kept transactions no duplicate points at, and a duplicate
-    first, second = (
-        row
-        for (row,) in conn.execute(
-            f"select transaction_id from {table} as t where validation_status <> 'quarantined'"
-            f" and duplicate_of is null and not exists (select from {table} d where d.duplicate_of = t.transaction_id)"
-            " order by 1 limit 2"
-        )
-    )
-    duplicate = conn.execute(f"select transaction_id from {table} where duplicate_of is not null limit 1").fetchone()[0]
+    first, second, duplicate = _two_kept_and_a_duplicate(conn, table)
     ids = f"('{first}', '{second}', '{duplicate}')"
     conn.execute(f"create temporary table damaged as select * from {table} where transaction_id in {ids}")
     restore = (
@@ -242,3 +243,62 @@ def test_money_invariants_catch_a_lost_an_extra_and_a_doubled_row(built):
     finally:
         conn.execute(restore)
     assert set(_invariant_statuses().values()) == {"pass"}
+
+
+def test_between_audits_the_invariants_check_what_was_validated_since_they_last_passed(built):
+    """A tick's build checks the rows validated since the invariants last passed: damage in newly validated rows
+    fails them, and fails them again on the next build (a failing build leaves the mark where it was) until it is
+    repaired. An older row edited by hand is left to the nightly audit, which checks every row."""
+    _, conn, _ = built
+    table = "validation.int_transactions__validated"
+    mark = "select validated_through, passed_at from validation.int_transactions__invariants_passed"
+    first, second, duplicate = _two_kept_and_a_duplicate(conn, table, newest=True)
+    ids = f"('{first}', '{second}')"
+    conn.execute(f"create temporary table undamaged as select * from {table} where transaction_id in {ids}")
+    restore = f"delete from {table} where transaction_id in {ids}; insert into {table} select * from undamaged"
+    damages = {  # each as a build would leave it: the damaged rows validated anew
+        MONEY_INVARIANTS[1]: f"update {table} set validated_at = now(), fingerprint ="
+        f" (select fingerprint from undamaged where transaction_id = '{first}') where transaction_id = '{second}'",
+        MONEY_INVARIANTS[2]: f"update {table} set validated_at = now(), duplicate_of = '{duplicate}'"
+        f" where transaction_id = '{first}'",
+    }
+    try:
+        assert set(_invariant_statuses().values()) == {"pass"}
+        passed = conn.execute(mark).fetchone()
+        for failing, statement in damages.items():
+            conn.execute(statement)
+            for _ in range(2):
+                statuses = _invariant_statuses(every_row=False)
+                assert {name for name, status in statuses.items() if status != "pass"} == {failing}, statuses
+                assert conn.execute(mark).fetchone() == passed, "a failing build moved the mark"
+            conn.execute(restore)
+        assert set(_invariant_statuses(every_row=False).values()) == {"pass"}
+        assert conn.execute(mark).fetchone()[1] > passed[1], "a passing build sets the mark"
+        # the same damage without a new validation stamp (an old row edited by hand): only the audit sees it
+        conn.execute(f"update {table} set duplicate_of = '{duplicate}' where transaction_id = '{first}'")
+        assert set(_invariant_statuses(every_row=False).values()) == {"pass"}
+        assert _invariant_statuses()[MONEY_INVARIANTS[2]] == "fail"
+        assert conn.execute(mark).fetchone() is None, "a failed audit leaves every row to check"
+    finally:
+        conn.execute(restore)
+    assert set(_invariant_statuses().values()) == {"pass"}
+
+
+def test_finflow_audit_checks_every_row_and_fails_naming_the_invariant(built, capsys):
+    """``finflow audit`` (the nightly warehouse_audit job, run now): exit 0 and the mark set when every row passes;
+    exit 1 naming the failing invariant when an old row was damaged, which a tick's build would not look at."""
+    from finflow_assets.cli import main
+
+    _, conn, _ = built
+    table = "validation.int_transactions__validated"
+    first, _, duplicate = _two_kept_and_a_duplicate(conn, table)
+    assert main(["audit"]) == 0
+    assert conn.execute("select count(*) from validation.int_transactions__invariants_passed").fetchone()[0] == 1
+    conn.execute(f"update {table} set duplicate_of = '{duplicate}' where transaction_id = '{first}'")
+    try:
+        capsys.readouterr()
+        assert main(["audit"]) == 1
+        assert "assert_duplicates_point_to_kept_rows (fail)" in capsys.readouterr().err
+    finally:
+        conn.execute(f"update {table} set duplicate_of = null where transaction_id = '{first}'")
+    assert main(["audit"]) == 0

@@ -13,6 +13,7 @@
         "{{ ensure_index('booked_date') }}",
         "{{ ensure_index('fingerprint', where=kept_transaction()) }}",
         "{{ ensure_index('transaction_id, booked_date', where=kept_transaction()) }}",
+        "{{ ensure_index('duplicate_of', where='duplicate_of is not null') }}",
         "{{ analyze_after_build('validated_at') }}",
     ],
 ) }}
