@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from finflow_assets.transform.project import dbt_executable
 
 
@@ -26,3 +28,56 @@ def test_dbt_failure_keeps_its_status_and_message():
     done = _run("not-a-dbt-command")
     assert done.returncode == 2  # click's usage error, as from dbt itself
     assert "No such command" in done.stderr
+
+
+@pytest.fixture
+def warm_server():
+    """A run's warm dbt server (``dbt_server``), as the dbt resource starts it; ``finflow-dbt`` is pointed at it."""
+    from finflow_assets.transform.dbt_server import warm_dbt
+
+    with warm_dbt() as path:
+        yield path
+    assert not Path(path).exists(), "the server's socket outlived the run"
+
+
+def _server_pids() -> set[int]:
+    import psutil
+
+    return {child.pid for child in psutil.Process().children() if "dbt_server" in " ".join(child.cmdline())}
+
+
+def test_on_the_warm_server_output_status_and_messages_are_the_same(warm_server):
+    """The same command through the run's warm dbt: the output, exit status and error message of dbt itself, and
+    the fork that ran it is a child of the server, not of ``finflow-dbt``."""
+    assert _server_pids(), "no server started"
+    done = _run("--version")
+    assert done.returncode == 0, done.stderr
+    assert "installed:" in done.stdout
+    failed = _run("not-a-dbt-command")
+    assert failed.returncode == 2 and "No such command" in failed.stderr
+
+
+def test_the_warm_server_saves_the_import(warm_server, tmp_path, monkeypatch):
+    """``finflow-dbt`` ran on the server: importing dbt-core in ``finflow-dbt`` itself fails here, and the command
+    still runs (the server imported it before the command came)."""
+    (tmp_path / "dbt").mkdir()
+    (tmp_path / "dbt" / "__init__.py").write_text("raise ImportError('finflow-dbt imported dbt itself')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    done = _run("--version")
+    assert done.returncode == 0, done.stderr
+    monkeypatch.delenv("FINFLOW_DBT_SERVER")  # the same command without the server fails on the import
+    alone = _run("--version")
+    assert alone.returncode != 0 and "finflow-dbt imported dbt itself" in alone.stderr
+
+
+def test_without_a_server_finflow_dbt_runs_dbt_itself(tmp_path, monkeypatch):
+    """A server that is gone (the run ended, or it idled out) is no failure: ``finflow-dbt`` runs dbt itself."""
+    monkeypatch.setenv("FINFLOW_DBT_SERVER", str(tmp_path / "gone.sock"))
+    done = _run("--version")
+    assert done.returncode == 0, done.stderr
+    assert "installed:" in done.stdout
+
+
+def test_the_server_serves_only_its_own_user(warm_server):
+    """The socket is in a folder only the run's user can enter."""
+    assert Path(warm_server).parent.stat().st_mode & 0o077 == 0
