@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +126,11 @@ def warm_dbt() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # the socket is bound before dbt is imported (~0.1 s after start): from then on a command waits for the
+    # import instead of missing the server; a server that cannot start leaves finflow-dbt to run dbt itself
+    deadline = time.monotonic() + 5.0
+    while not os.path.exists(path) and server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     previous = os.environ.get(SERVER_ENV)
     os.environ[SERVER_ENV] = path
     try:
