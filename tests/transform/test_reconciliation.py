@@ -150,9 +150,9 @@ def test_statuses_ages_and_dimensions(built):
 
 
 def test_dbt_unit_tests(built):
-    """The dbt unit tests (models/reconciliation/_reconciliation__unit_tests.yml), which the pipeline's builds leave
-    to development and CI: match keys per match type; window edges, a cent off, beyond the partial tolerance,
-    identical lines paired one for one."""
+    """The dbt unit tests (models/*/_*__unit_tests.yml), which the pipeline's builds leave to development and CI:
+    match keys per match type; window edges, a cent off, beyond the partial tolerance, identical lines paired one
+    for one; an incremental rule_inputs build redoing a changed statement line and the line after it alone."""
     run_dbt("test", "--select", "test_type:unit")
 
 
