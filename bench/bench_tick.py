@@ -9,9 +9,11 @@ nightly), nor is the daily e-mail.
     .venv/bin/python bench/bench_tick.py [--days 1] [--per-day 10000] [--per-tick 400] [--ticks 3]
     .venv/bin/python bench/bench_tick.py --resume FOLDER [--ticks 3]   # more ticks on a kept data folder
 
-Each tick runs in a fresh Python process, as the Dagster daemon runs the automation's runs: its wall time includes
-starting Python and loading FinFlow's definitions (~2-3 s, and MLflow and scikit-learn imported in the run).
-``--in-process`` runs the ticks in this process instead (warm imports: the pipeline's own cost alone).
+Each tick is a run launched as the Dagster daemon launches the automation's runs (``--worker``): ``warm``, in a fork
+of FinFlow's warm run server (``automation/warm_runs.py``, the default the data folder's ``dagster.yaml`` names);
+``spawn``, in a new Python process, as Dagster's default launcher does (it then loads FinFlow's definitions, ~2 s,
+and imports MLflow, skops and scikit-learn, ~3.5 s, every tick); ``in-process``, in this process (warm imports:
+the pipeline's own cost alone).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import argparse
 from datetime import date, timedelta
 from pathlib import Path
 
-from harness import Bench
+from harness import WORKERS, Bench
 
 
 def main() -> None:
@@ -35,9 +37,7 @@ def main() -> None:
         help="a data folder an earlier run kept (FINFLOW_BENCH_KEEP=1): tick on its history instead of loading one "
         "(loading 60 days takes minutes); the ticks take the days after its last tick's",
     )
-    parser.add_argument(
-        "--in-process", action="store_true", help="run the ticks in this process (warm imports) instead of fresh ones"
-    )
+    parser.add_argument("--worker", choices=WORKERS, default="warm", help="how each tick's run is started")
     args = parser.parse_args()
 
     import dagster as dg
@@ -83,7 +83,7 @@ def main() -> None:
         next_day = last + timedelta(days=tick)  # a later date each tick, after the history
         sim = bench.simulate(days=1, per_day=args.per_tick, start=next_day, seed=100 + next_day.toordinal() % 1000)
         bench.rewind_date_windows(sim.days[0])
-        figures, result = bench.run(sim.api_dir, tick_selection, fresh_process=not args.in_process)
+        figures, result = bench.run(sim.api_dir, tick_selection, worker=args.worker)
         assert result.success, f"tick {tick} failed"
         walls.append(figures.wall)
         before, kept = kept, bench.count("select count(*) from marts.fct_transactions")
@@ -91,7 +91,7 @@ def main() -> None:
         assert kept - before > sim.transactions // 2, f"tick {tick}: only {kept - before} new rows in fct_transactions"
         figures.print(sim.transactions, f"tick {tick} ({sim.transactions} new, {kept:,} in fct_transactions)")
     print(
-        f"\nticks ({'in this process' if args.in_process else 'each a fresh run process'}): "
+        f"\nticks (run worker: {args.worker}): "
         f"{', '.join(f'{w:.1f} s' for w in walls)}; worst {max(walls):.1f} s (target <= 15 s); "
         f"last / first tick = {walls[-1] / walls[0]:.2f}x"
     )

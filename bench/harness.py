@@ -216,16 +216,8 @@ def step_windows(run_id: str) -> dict[str, tuple[float, float]]:
     return {key: (at, ended.get(key, float("inf"))) for key, at in started.items()}
 
 
-_FRESH_RUN = """
-import json, sys
-from finflow_assets.cli import materialize_everything
-result = materialize_everything(json.loads(sys.argv[1]))
-print(json.dumps({"run_id": result.run_id}))
-"""
-
-
 @dataclass
-class FreshRunResult:
+class LaunchedRunResult:
     """What ``Bench.run`` reads of a run made in another process (as dagster's in-process result offers it)."""
 
     run_id: str
@@ -233,28 +225,61 @@ class FreshRunResult:
     all_events: list
 
 
-def run_in_fresh_process(selection) -> FreshRunResult:  # noqa: ANN001 - an AssetSelection or None
-    """Materialize ``selection`` in a new Python process (the data folder's Dagster instance records it)."""
-    import json
+WORKERS = ("warm", "spawn", "in-process")
+_warm_server = None  # the bench's warm run server (one per bench process, as one per daemon)
+_warm_env: dict[str, str] = {}  # the environment it started with (its runs have it)
 
+
+def ensure_warm_server(log: Path):  # noqa: ANN201 - a forkserver.Server
+    """FinFlow's warm run server with this process's current environment, started (and its imports done) if it is
+    not running with it: a daemon's server starts with the daemon and is warm long before the next tick, and its
+    runs have the daemon's environment (the bench's ticks each bring their own simulated APIs)."""
+    from finflow_assets import forkserver
+    from finflow_assets.automation import warm_runs
+
+    global _warm_server, _warm_env
+    if _warm_server is not None and (not _warm_server.running() or _warm_env != dict(os.environ)):
+        _warm_server.stop()
+        _warm_server = None
+    if _warm_server is None:
+        with log.open("a") as out:
+            _warm_server = forkserver.start(warm_runs.__name__, "finflow-runs-", stdout=out, stderr=out)
+        _warm_env = dict(os.environ)
+        time.sleep(8)  # its imports (~5 s on 2 cores): not part of a tick
+    return _warm_server
+
+
+def launch_run(selection, worker: str, log: Path) -> LaunchedRunResult:  # noqa: ANN001 - an AssetSelection or None
+    """Run ``selection`` as the daemon does: a run created for FinFlow's asset job with its code origin, executed
+    by ``dagster api execute_run`` in a run worker, ``warm`` (a fork of FinFlow's warm run server, what the data
+    folder's ``dagster.yaml`` launches) or ``spawn`` (a new Python process: Dagster's default launcher); waits
+    until it finishes. The workers' output goes to ``log``."""
     import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import serialize_value
 
-    keys = None
-    if selection is not None:
-        from finflow_assets.definitions import defs
+    from finflow_assets.automation import warm_runs
+    from finflow_assets.definitions import defs
 
-        keys = sorted(key.to_user_string() for key in selection.resolve(defs.resolve_asset_graph()))
-    done = subprocess.run(
-        [sys.executable, "-c", _FRESH_RUN, json.dumps(keys)], capture_output=True, text=True, check=False
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith('{"run_id"')]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"the run process failed (exit {done.returncode}): {done.stderr[-3000:]}")
-    run_id = json.loads(lines[-1])["run_id"]
-    with dg.DagsterInstance.get() as instance:
-        events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event is not None]
-        success = instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
-    return FreshRunResult(run_id, success, events)
+    job = defs.resolve_implicit_global_asset_job_def()
+    keys = None if selection is None else set(selection.resolve(defs.resolve_asset_graph()))
+    repository = ReconstructableRepository.for_module("finflow_assets.definitions", "defs", os.getcwd())
+    origin = repository.get_reconstructable_job(job.name).get_python_origin()
+    with dg.DagsterInstance.get() as instance, log.open("a") as out:
+        run = instance.create_run_for_job(job_def=job, asset_selection=keys, job_code_origin=origin)
+        args = serialize_value(ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=instance.get_ref()))
+        if worker == "warm":
+            warm_runs.launch_on_server(ensure_warm_server(log).path, args)
+        else:
+            subprocess.Popen(  # noqa: S603 - this Python, dagster's own run-worker command
+                [sys.executable, "-m", "dagster", "api", "execute_run", args], stdout=out, stderr=out
+            )
+        while not instance.get_run_by_id(run.run_id).is_finished:
+            time.sleep(0.05)
+        events = [entry.dagster_event for entry in instance.all_logs(run.run_id) if entry.dagster_event is not None]
+        success = instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    return LaunchedRunResult(run.run_id, success, events)
 
 
 def steps_running_at(windows: dict[str, tuple[float, float]], moment: float) -> tuple[str, ...]:
@@ -296,10 +321,10 @@ class Bench:
             **options,
         )
 
-    def run(self, api_dir: Path, selection=None, faults=None, fresh_process: bool = False) -> tuple[RunFigures, object]:
-        """Materialize (everything, or ``selection``) with the API sources served from ``api_dir``; with
-        ``fresh_process``, in a new Python process, as the Dagster daemon runs a scheduled or sensor run (its wall
-        time then includes starting Python and loading FinFlow's definitions)."""
+    def run(self, api_dir: Path, selection=None, faults=None, worker: str = "in-process") -> tuple[RunFigures, object]:
+        """Materialize (everything, or ``selection``) with the API sources served from ``api_dir``: in this process,
+        or launched as the daemon launches a run (``worker``: see ``launch_run``; the wall time then runs from the
+        launch to the run's end)."""
         from finflow_assets.cli import materialize_everything
         from finflow_simulator.api_server import serve
 
@@ -307,9 +332,15 @@ class Bench:
         # FinFlow's memory, not competing for this process's GIL); in this process only to script faults
         with serve(api_dir, faults) if faults is not None else api_server_process(api_dir) as server:
             os.environ.update(server.env())
+            log = self.home / "bench-run-workers.log"
+            if worker == "warm":
+                ensure_warm_server(log)
             with peak_memory(exclude=getattr(server, "pid", None)) as memory:
                 started = time.perf_counter()
-                result = run_in_fresh_process(selection) if fresh_process else materialize_everything(selection)
+                if worker == "in-process":
+                    result = materialize_everything(selection)
+                else:
+                    result = launch_run(selection, worker, log)
                 wall = time.perf_counter() - started
         steps: dict[str, float] = defaultdict(float)
         for event in result.all_events:
@@ -386,6 +417,10 @@ class Bench:
 
         from finflow_assets.warehouse import embedded
 
+        global _warm_server
+        if _warm_server is not None:
+            _warm_server.stop()
+            _warm_server = None
         embedded.stop()
         if self.owned and os.environ.get("FINFLOW_BENCH_KEEP", "") in ("", "0"):
             shutil.rmtree(self.home, ignore_errors=True)

@@ -109,6 +109,10 @@ event_log_storage:
   class: IndexPooledSqliteEventLogStorage
   config:
     base_dir: {event_log_dir}
+# each launched run starts in a fork of a process with the libraries imported (automation/warm_runs.py)
+run_launcher:
+  module: finflow_assets.automation.warm_runs
+  class: WarmRunLauncher
 """
 
 

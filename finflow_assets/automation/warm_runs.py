@@ -1,0 +1,167 @@
+"""Warm run workers: the runs the daemon launches (schedules, sensors, the UI's queue) start in a fork of a process
+that has Dagster, dagster-dbt, dbt-core, pandas, MLflow, skops and scikit-learn imported already.
+
+Dagster's default launcher asks the code server to start each run in a new Python process, which imports all of
+that again before the run's first step: ~2 s to load the definitions and ~3.5 s more to import MLflow, skops and
+scikit-learn before the first model scores, on every 15-minute tick (measured: ``bench/bench_tick.py --worker``).
+``WarmRunLauncher`` (the data folder's ``dagster.yaml`` names it) keeps one ``forkserver`` per daemon that holds
+those libraries imported, and runs each run as ``dagster api execute_run`` would, in a fork of it. FinFlow's own
+code is not imported before the fork: each run imports the definitions as they are on disk now, so an edit reaches
+the next run as it did before.
+
+- A run whose code location uses another Python, a server that cannot be reached, or
+  ``FINFLOW_WARM_RUNS=0`` launch the default way (through the code server).
+- The run's worker pid is its tag ``finflow/run_worker_pid``; terminating the run interrupts that process as
+  Dagster's own termination does (SIGINT: the run is marked canceled).
+- The server sits in a session of its own; it ends when the daemon is gone, runs in progress go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+from dagster._core.launcher import LaunchRunContext
+from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
+
+from .. import forkserver
+from ..forkserver import HEADER, STATUS, receive
+
+log = logging.getLogger(__name__)
+
+WARM_RUNS_ENV = "FINFLOW_WARM_RUNS"
+WORKER_PID_TAG = "finflow/run_worker_pid"
+# what a run imports on its way, the libraries only (never FinFlow's own modules): Dagster and dagster-dbt (with the
+# dbt-core modules it reads the manifest with), the connectors' and parsers' libraries, MLflow with its SQL stores
+# (0.7 s of the first registry call), skops (2.7 s: it lists scikit-learn's estimators) and the models' classes
+PRELOADED = (
+    "dagster",
+    "dagster._cli.api",
+    "dagster_dbt",
+    "dbt.graph",
+    "pandas",
+    "psycopg",
+    "httpx",
+    "tenacity",
+    "psutil",
+    "mt940",
+    "ofxtools.Parser",
+    "ofxtools.models",
+    "bai2",
+    "mlflow",
+    "mlflow.sklearn",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "skops.io",
+    "sklearn.ensemble",
+    "sklearn.linear_model",
+    "sklearn.feature_extraction.text",
+    "sklearn.pipeline",
+)
+
+
+# ------------------------------------------------------------------------------------------------- the server
+
+
+def serve(path: str) -> None:
+    forkserver.serve(path, PRELOADED, _execute_run)
+
+
+def _execute_run(conn: socket.socket) -> None:
+    """In the fork: report this process's pid, then run the run exactly as ``dagster api execute_run`` does."""
+    status = 1
+    try:
+        request = receive(conn, HEADER.unpack(receive(conn, HEADER.size))[0]).decode()
+        conn.sendall(STATUS.pack(os.getpid()))
+        conn.close()
+        from dagster._cli.api import execute_run_command
+
+        try:
+            execute_run_command.callback(input_json=request, compressed_input_json=None)
+            status = 0
+        except SystemExit as stop:  # (the command exits non-zero when asked to on a failed run)
+            status = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def launch_on_server(path: str, serialized_args: str) -> int:
+    """Start a run (serialized ``ExecuteRunArgs``) on the server at ``path``; the worker's pid (OSError if the server
+    could not take it: then nothing runs)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(60.0)  # a server still importing answers within seconds
+        conn.connect(path)
+        payload = serialized_args.encode()
+        conn.sendall(HEADER.pack(len(payload)) + payload)
+        return STATUS.unpack(receive(conn, STATUS.size))[0]
+
+
+# ------------------------------------------------------------------------------------------------- the launcher
+
+
+class WarmRunLauncher(DefaultRunLauncher):
+    """Dagster's default launcher, with each run started in a fork of a warm process (see the module's docs)."""
+
+    def __init__(self, inst_data=None) -> None:  # noqa: ANN001 - dagster's ConfigurableClassData
+        super().__init__(inst_data=inst_data)
+        self._server: forkserver.Server | None = None
+        self._lock = threading.Lock()
+
+    def _running_server(self) -> forkserver.Server:
+        with self._lock:
+            if self._server is None or not self._server.running():
+                if self._server is not None:
+                    self._server.stop()
+                # its output is the daemon's (as the code server's runs' is); its own session keeps a Ctrl-C
+                # of the daemon's terminal out of runs in progress
+                self._server = forkserver.start(
+                    __name__, "finflow-runs-", stdout=None, stderr=None, start_new_session=True
+                )
+            return self._server
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        from dagster._grpc.types import ExecuteRunArgs
+        from dagster._serdes import serialize_value
+
+        run = context.dagster_run
+        origin = run.job_code_origin
+        if os.environ.get(WARM_RUNS_ENV, "1") == "0" or origin is None or origin.executable_path != sys.executable:
+            return super().launch_run(context)
+        args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
+        try:
+            pid = launch_on_server(self._running_server().path, serialize_value(args))
+        except OSError as error:
+            log.warning("warm run worker unavailable (%s): launching run %s through the code server", error, run.run_id)
+            return super().launch_run(context)
+        self._instance.add_run_tags(run.run_id, {WORKER_PID_TAG: str(pid)})
+        return None
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id) if self.has_instance else None
+        if run is None or WORKER_PID_TAG not in run.tags:
+            return super().terminate(run_id)
+        if run.is_finished:
+            return False
+        self._instance.report_run_canceling(run)
+        try:
+            os.kill(int(run.tags[WORKER_PID_TAG]), signal.SIGINT)  # what Dagster's own termination sends its worker
+        except ProcessLookupError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+        super().dispose()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

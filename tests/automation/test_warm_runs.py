@@ -1,0 +1,92 @@
+"""The warm run launcher (``automation/warm_runs.py``) with real runs: a run executes in a fork of the warm server
+(not a new Python process) and succeeds; terminating it interrupts that worker; the server goes with the launcher.
+The whole daemon path (schedules and sensors launching through it) is in ``test_automatic_runs.py``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import dagster as dg
+import psutil
+import pytest
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.launcher import LaunchRunContext
+
+from finflow_assets.automation.warm_runs import WORKER_PID_TAG
+from tests.automation import warm_run_jobs
+from tests.conftest import REPO_ROOT
+
+LAUNCHER = {"module": "finflow_assets.automation.warm_runs", "class": "WarmRunLauncher"}
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test(overrides={"run_launcher": LAUNCHER}) as instance:
+        yield instance
+
+
+def _launch(instance: dg.DagsterInstance, job: dg.JobDefinition, run_config: dict | None = None) -> dg.DagsterRun:
+    repository = ReconstructableRepository.for_module(warm_run_jobs.__name__, "defs", str(REPO_ROOT))
+    origin = repository.get_reconstructable_job(job.name).get_python_origin()
+    run = instance.create_run_for_job(job_def=job, run_config=run_config, job_code_origin=origin)
+    instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    return run
+
+
+def _wait_until_finished(instance: dg.DagsterInstance, run_id: str, timeout: float = 120.0) -> dg.DagsterRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = instance.get_run_by_id(run_id)
+        if run.is_finished:
+            return run
+        time.sleep(0.2)
+    pytest.fail(f"run {run_id} did not finish in {timeout} s")
+
+
+def test_a_run_executes_in_a_fork_of_the_warm_server(instance, tmp_path):
+    record = tmp_path / "worker.txt"
+    run = _launch(instance, warm_run_jobs.recorded, {"ops": {"record_the_worker": {"config": {"record": str(record)}}}})
+    finished = _wait_until_finished(instance, run.run_id)
+    assert finished.status == dg.DagsterRunStatus.SUCCESS
+    worker, parent = (int(n) for n in record.read_text().split())
+    server = instance.run_launcher._server
+    assert parent == server.process.pid  # forked by the server, which had the libraries imported
+    assert finished.tags[WORKER_PID_TAG] == str(worker)
+    assert any(f"Started process for run (pid: {worker})" in e.message for e in instance.all_logs(run.run_id))
+    assert psutil.Process(server.process.pid).cmdline()[-2:] == ["finflow_assets.automation.warm_runs", server.path]
+
+
+def test_terminating_a_run_interrupts_its_worker(instance):
+    run = _launch(instance, warm_run_jobs.waiting)
+    deadline = time.monotonic() + 120
+    while not any("wait_to_be_terminated" in (e.step_key or "") for e in instance.all_logs(run.run_id)):
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.2)
+    assert instance.run_launcher.terminate(run.run_id)
+    finished = _wait_until_finished(instance, run.run_id, timeout=60)
+    assert finished.status == dg.DagsterRunStatus.CANCELED
+    assert not psutil.pid_exists(int(finished.tags[WORKER_PID_TAG])) or (
+        psutil.Process(int(finished.tags[WORKER_PID_TAG])).status() == psutil.STATUS_ZOMBIE
+    )
+
+
+def test_the_server_stops_with_the_launcher(tmp_path):
+    record = tmp_path / "worker.txt"
+    with dg.instance_for_test(overrides={"run_launcher": LAUNCHER}) as instance:
+        run = _launch(
+            instance, warm_run_jobs.recorded, {"ops": {"record_the_worker": {"config": {"record": str(record)}}}}
+        )
+        _wait_until_finished(instance, run.run_id)
+        server = instance.run_launcher._server
+    assert server.process.poll() is not None
+    assert not Path(server.folder).exists()
+
+
+def test_switched_off_it_leaves_runs_to_dagsters_default_launcher(instance, monkeypatch):
+    monkeypatch.setenv("FINFLOW_WARM_RUNS", "0")
+    run = instance.create_run_for_job(job_def=warm_run_jobs.waiting)
+    # the default launcher needs a code server to launch through: without a workspace it says so
+    with pytest.raises(Exception, match="workspace"):
+        instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    assert instance.run_launcher._server is None
