@@ -245,7 +245,7 @@ def ensure_warm_server(log: Path):  # noqa: ANN201 - a forkserver.Server
         with log.open("a") as out:
             _warm_server = forkserver.start(warm_runs.__name__, "finflow-runs-", stdout=out, stderr=out)
         _warm_env = dict(os.environ)
-        time.sleep(8)  # its imports (~5 s on 2 cores): not part of a tick
+        time.sleep(10)  # its imports (~6 s on 2 cores): not part of a tick
     return _warm_server
 
 

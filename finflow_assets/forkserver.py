@@ -13,6 +13,7 @@ Used for dbt commands (``transform/dbt_server.py``) and for Dagster runs (``auto
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import shutil
@@ -37,16 +38,22 @@ def serve(
     preload: Sequence[str],
     handle: Callable[[socket.socket], NoReturn],
     idle_seconds: float | None = None,
+    still_current: Callable[[], bool] | None = None,
 ) -> None:
     """Listen on ``path``, import ``preload``, then fork once per connection and run ``handle(connection)`` in the
     fork (it must end the fork with ``os._exit``), until the parent process is gone or, with ``idle_seconds``,
-    nothing came and no fork ran for that long."""
+    nothing came and no fork ran for that long. With ``still_current``: asked before each fork; when it says no
+    (what was imported is out of date), the connection is closed unanswered and the server ends."""
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(8)
     for module in preload:
         importlib.import_module(module)
+    # what the imports built lives as long as the server: out of the collector's sight, a fork's collections
+    # neither walk it nor (touching each object) copy its pages
+    gc.collect()
+    gc.freeze()
     listener.settimeout(1.0)
     running: set[int] = set()  # forks still running: the server is not idle while one is
     idle = 0.0
@@ -63,6 +70,9 @@ def serve(
             if uid != os.getuid():
                 conn.close()
                 continue
+            if still_current is not None and not still_current():
+                conn.close()
+                break
             pid = os.fork()
             if pid == 0:
                 listener.close()

@@ -5,9 +5,10 @@ Dagster's default launcher asks the code server to start each run in a new Pytho
 that again before the run's first step: ~2 s to load the definitions and ~3.5 s more to import MLflow, skops and
 scikit-learn before the first model scores, on every 15-minute tick (measured: ``bench/bench_tick.py --worker``).
 ``WarmRunLauncher`` (the data folder's ``dagster.yaml`` names it) keeps one ``forkserver`` per daemon that holds
-those libraries imported, and runs each run as ``dagster api execute_run`` would, in a fork of it. FinFlow's own
-code is not imported before the fork: each run imports the definitions as they are on disk now, so an edit reaches
-the next run as it did before.
+those libraries and FinFlow's definitions imported, and runs each run as ``dagster api execute_run`` would, in a
+fork of it. Before each fork the server checks that no file of FinFlow's code or dbt project (nor the dbt manifest)
+changed since it imported them; if one did, it ends unanswered and the launcher starts a fresh server, so an edit
+reaches the next run as it does with Dagster's own launcher (that run waits for the imports, ~6 s).
 
 - A run whose code location uses another Python, a server that cannot be reached, or
   ``FINFLOW_WARM_RUNS=0`` launch the default way (through the code server).
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 WARM_RUNS_ENV = "FINFLOW_WARM_RUNS"
 WORKER_PID_TAG = "finflow/run_worker_pid"
-# what a run imports on its way, the libraries only (never FinFlow's own modules): Dagster and dagster-dbt (with the
+# what a run imports on its way: Dagster and dagster-dbt (with the
 # dbt-core modules it reads the manifest with), the connectors' and parsers' libraries, MLflow with its SQL stores
 # (0.7 s of the first registry call), skops (2.7 s: it lists scikit-learn's estimators) and the models' classes
 PRELOADED = (
@@ -61,14 +62,33 @@ PRELOADED = (
     "sklearn.linear_model",
     "sklearn.feature_extraction.text",
     "sklearn.pipeline",
+    "finflow_assets.definitions",  # last: FinFlow's assets (~0.6 s more), checked for edits before every run
 )
 
 
 # ------------------------------------------------------------------------------------------------- the server
 
 
+def code_stamp() -> float:
+    """The newest modification time among FinFlow's Python code, its dbt project and the dbt manifest: definitions
+    imported before it are out of date."""
+    from pathlib import Path
+
+    from ..settings import DBT_PROJECT_DIR
+    from ..transform.project import dbt_project, newest_source_mtime
+
+    packages = [Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "ml"]
+    files = [p for package in packages for p in package.rglob("*.py")]
+    manifest = Path(dbt_project.manifest_path)
+    newest = [newest_source_mtime(Path(DBT_PROJECT_DIR)), *(p.stat().st_mtime for p in files)]
+    if manifest.exists():
+        newest.append(manifest.stat().st_mtime)
+    return max(newest)
+
+
 def serve(path: str) -> None:
-    forkserver.serve(path, PRELOADED, _execute_run)
+    stamp = code_stamp()  # before the imports: an edit made while they run counts too
+    forkserver.serve(path, PRELOADED, _execute_run, still_current=lambda: code_stamp() <= stamp)
 
 
 def _execute_run(conn: socket.socket) -> None:
@@ -113,9 +133,9 @@ class WarmRunLauncher(DefaultRunLauncher):
         self._server: forkserver.Server | None = None
         self._lock = threading.Lock()
 
-    def _running_server(self) -> forkserver.Server:
+    def _running_server(self, fresh: bool = False) -> forkserver.Server:
         with self._lock:
-            if self._server is None or not self._server.running():
+            if fresh or self._server is None or not self._server.running():
                 if self._server is not None:
                     self._server.stop()
                 # its output is the daemon's (as the code server's runs' is); its own session keeps a Ctrl-C
@@ -133,12 +153,17 @@ class WarmRunLauncher(DefaultRunLauncher):
         origin = run.job_code_origin
         if os.environ.get(WARM_RUNS_ENV, "1") == "0" or origin is None or origin.executable_path != sys.executable:
             return super().launch_run(context)
-        args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
+        args = serialize_value(
+            ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
+        )
         try:
-            pid = launch_on_server(self._running_server().path, serialize_value(args))
-        except OSError as error:
-            log.warning("warm run worker unavailable (%s): launching run %s through the code server", error, run.run_id)
-            return super().launch_run(context)
+            pid = launch_on_server(self._running_server().path, args)
+        except OSError:  # most often: the server found FinFlow's code edited and ended; a fresh one imports it anew
+            try:
+                pid = launch_on_server(self._running_server(fresh=True).path, args)
+            except OSError as error:
+                log.warning("warm run worker unavailable (%s): run %s goes through the code server", error, run.run_id)
+                return super().launch_run(context)
         self._instance.add_run_tags(run.run_id, {WORKER_PID_TAG: str(pid)})
         return None
 

@@ -102,7 +102,8 @@ def dbt_cli(project: DbtProject | None = None) -> FinflowDbtCli:
     return FinflowDbtCli(project_dir=project or dbt_project, dbt_executable=dbt_executable())
 
 
-def _newest_source_mtime(project_dir: Path) -> float:
+def newest_source_mtime(project_dir: Path) -> float:
+    """The newest modification time among the dbt project's own files (models, macros, seeds, tests, settings)."""
     folders = ("models", "macros", "seeds", "tests", "snapshots")
     files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
     for folder in folders:
@@ -128,7 +129,7 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     manifest = project.manifest_path
     stamp_file = Path(project.project_dir) / project.target_path / ".finflow_profile"
     stamp = _profile_stamp(env)
-    stale = not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(Path(project.project_dir))
+    stale = not manifest.exists() or manifest.stat().st_mtime < newest_source_mtime(Path(project.project_dir))
     if stale or not stamp_file.exists() or stamp_file.read_text() != stamp:
         log.info("parsing the dbt project to refresh %s", manifest)
         dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()

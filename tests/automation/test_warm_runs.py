@@ -90,3 +90,20 @@ def test_switched_off_it_leaves_runs_to_dagsters_default_launcher(instance, monk
     with pytest.raises(Exception, match="workspace"):
         instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
     assert instance.run_launcher._server is None
+
+
+def test_an_edit_to_finflows_code_reaches_the_next_run(instance, tmp_path):
+    """The server holds FinFlow's definitions imported: after a file of them is saved, the next run gets a fresh
+    server (and the edit), not the old import."""
+    import finflow_assets.forkserver
+
+    config = {"ops": {"record_the_worker": {"config": {"record": str(tmp_path / "worker.txt")}}}}
+    first = _launch(instance, warm_run_jobs.recorded, config)
+    assert _wait_until_finished(instance, first.run_id).status == dg.DagsterRunStatus.SUCCESS
+    old = instance.run_launcher._server.process.pid
+    Path(finflow_assets.forkserver.__file__).touch()  # as an editor saving it
+    second = _launch(instance, warm_run_jobs.recorded, config)
+    assert _wait_until_finished(instance, second.run_id).status == dg.DagsterRunStatus.SUCCESS
+    new = instance.run_launcher._server.process.pid
+    assert new != old
+    assert int((tmp_path / "worker.txt").read_text().split()[1]) == new
