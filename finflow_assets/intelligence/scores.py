@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -247,16 +248,28 @@ def anomaly_frame(
         ).fetchone()[0]
         unscored = None
     else:
-        day, unscored = conn.execute(
-            f"""
-            select min(v.booked_date) - %(lookback)s,
-                   case when count(*) <= %(listed)s then array_agg(v.transaction_id) end
+        # the unscored ids, fetched up to one more than can be listed: a tick's few hundred are listed below; a
+        # first run's backlog is not, and only its first day is read (an array_agg over a million ids, even one
+        # discarded by a CASE, held ~1.1 GB in PostgreSQL's parallel workers: the 1M run's memory peak)
+        unscored_query = f"""
             from {VALIDATED} v
             where {KEPT} and v.booked_date is not null
               and not exists (select from ml.transaction_anomalies a where a.transaction_id = v.transaction_id)
-            """,  # noqa: S608 - constants only
-            {"lookback": int(lookback_days), "listed": MAX_LISTED_UNSCORED},
-        ).fetchone()
+        """  # noqa: S608 - constants only
+        rows = conn.execute(
+            f"select v.transaction_id, v.booked_date {unscored_query} limit %(cap)s",  # noqa: S608 - constants only
+            {"cap": MAX_LISTED_UNSCORED + 1},
+        ).fetchall()
+        if not rows:
+            day, unscored = None, None
+        elif len(rows) <= MAX_LISTED_UNSCORED:
+            day, unscored = min(booked for _, booked in rows) - timedelta(days=int(lookback_days)), [i for i, _ in rows]
+        else:
+            day = conn.execute(
+                f"select min(v.booked_date) - %(lookback)s {unscored_query}",  # noqa: S608 - constants only
+                {"lookback": int(lookback_days)},
+            ).fetchone()[0]
+            unscored = None
     # "scored": a tick's few hundred unscored ids as a constant list (hashed) instead of a join with every score
     # (0.2 s of the 1.2 s query after 60 days); a first run's backlog is looked up score by score
     scored = (

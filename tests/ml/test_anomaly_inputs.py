@@ -3,6 +3,7 @@ PostgreSQL in a database of its own with minimal validated and rule tables (the 
 
 from datetime import date, timedelta
 
+import pandas as pd
 import pytest
 
 from finflow_assets.intelligence.scores import anomaly_frame, ensure_tables
@@ -90,3 +91,19 @@ def test_scoring_reads_the_unscored_rows_and_the_look_back_before_the_oldest(inp
     assert len(frame) == sum(PER_DAY)
     flagged = by_id["is_flagged"].astype(str).str.lower().isin(("t", "true"))
     assert flagged[flagged].index.tolist() == ["t2-0"]
+
+
+def test_a_backlog_too_long_to_list_reads_the_same_rows(inputs_db, monkeypatch):
+    """A first run's backlog (more unscored rows than are listed in the query) is read through the other branch:
+    the same rows, the same first day, the same ``scored`` and ``is_flagged``."""
+    from finflow_assets.intelligence import scores
+
+    listed = anomaly_frame(inputs_db, lookback_days=10)
+    monkeypatch.setattr(scores, "MAX_LISTED_UNSCORED", 1)
+    backlog = anomaly_frame(inputs_db, lookback_days=10)
+    assert len(listed) > 1
+
+    def ordered(frame):  # noqa: ANN001, ANN202
+        return frame.sort_values("transaction_id").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(ordered(listed), ordered(backlog))
