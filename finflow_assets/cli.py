@@ -111,10 +111,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def materialize_everything(selection=None, tags: dict[str, str] | None = None):  # noqa: ANN001, ANN201
-    """Materialize assets (all, or an asset selection: a string, an AssetSelection, a list of asset key strings) in
-    this process, recorded in the data folder's Dagster instance so the runs show in the UI; returns dagster's
-    ExecuteInProcessResult."""
+def materialize_everything(selection: str | None = None, tags: dict[str, str] | None = None):  # noqa: ANN201
+    """Materialize assets (all, or an asset selection string) in this process, recorded in the data folder's
+    Dagster instance so the runs show in the UI; returns dagster's ExecuteInProcessResult."""
     import dagster as dg
 
     from .definitions import all_assets, resources
