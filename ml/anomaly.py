@@ -186,8 +186,12 @@ def counterparty_keys(frame: pd.DataFrame, descriptions: np.ndarray | None = Non
         keys = np.array([" ".join([w for w in ws if counts[w] > 1][:3]) for ws in words], dtype=object)
         party = party.copy()
         party[missing] = keys[inverse] if len(keys) else ""
-    source = _text(frame, "source").to_numpy(dtype=object)
-    return source + "|" + party
+    # one string per distinct source and key, shared by its rows (not a new string per row: a million at a first run)
+    source_codes, source_names = pd.factorize(_text(frame, "source"))
+    codes = _codes(source_codes, party)
+    _, firsts = np.unique(codes, return_index=True)
+    labels = np.asarray(source_names, dtype=object)[source_codes[firsts]] + "|" + party[firsts]
+    return labels[codes]
 
 
 def _closest_other(amounts: np.ndarray, cents: int) -> float:
@@ -234,14 +238,37 @@ class _Context:
     reference: np.ndarray  # bool: rows whose amounts set the baselines (not flagged before)
 
 
+# signals never read these: left out of the history-sized context frame (a first run's million ids)
+_NOT_IN_CONTEXT = frozenset({"transaction_id", "currency"})
+
+
+def _stacked(parts: list[pd.DataFrame], column: str, order: np.ndarray) -> pd.Series:
+    """``column`` of the parts one after the other, taken in ``order`` (missing in a part: NaN there)."""
+    pieces = [
+        part[column].reset_index(drop=True) if column in part else pd.Series(np.nan, index=range(len(part)))
+        for part in parts
+    ]
+    values = pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
+    return values.take(order).reset_index(drop=True)
+
+
 def _context(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndarray | None = None) -> _Context:
-    parts = []
-    if history is not None and len(history):
-        parts.append(history.assign(in_batch=False, _batch_position=-1))
-    parts.append(batch.assign(in_batch=True, _batch_position=np.arange(len(batch))))
-    frame = pd.concat(parts, ignore_index=True)
-    frame["booked_date"] = pd.to_datetime(frame["booked_date"]).dt.normalize()
-    frame = frame.sort_values(["booked_date", "in_batch", "_batch_position"], kind="stable").reset_index(drop=True)
+    parts = [history, batch] if history is not None and len(history) else [batch]
+    n_history = len(parts[0]) if len(parts) == 2 else 0
+    in_batch = np.concatenate([np.zeros(n_history, dtype=bool), np.ones(len(batch), dtype=bool)])
+    position = np.concatenate([np.full(n_history, -1, dtype=np.int64), np.arange(len(batch), dtype=np.int64)])
+    day = pd.to_datetime(
+        pd.concat([part["booked_date"] for part in parts], ignore_index=True) if n_history else batch["booked_date"]
+    ).dt.normalize()
+    # time order (history before the batch within a day, the batch in its own order); built column by column, so
+    # the inputs are copied once, not once per step (the 1M first run's memory peak is here)
+    order = np.lexsort((position, in_batch, day.to_numpy()))
+    names = [c for c in dict.fromkeys(chain.from_iterable(p.columns for p in parts)) if c not in _NOT_IN_CONTEXT]
+    columns = {name: _stacked(parts, name, order) for name in names if name != "booked_date"}
+    frame = pd.DataFrame({"booked_date": day.take(order).reset_index(drop=True), **columns})
+    del columns, day
+    frame["in_batch"] = in_batch[order]
+    frame["_batch_position"] = position[order]
     frame["_seq"] = np.arange(len(frame))
     amount = pd.to_numeric(frame["amount"], errors="coerce").fillna(0.0).astype(float)
     base = pd.to_numeric(frame["amount_base"], errors="coerce").astype(float) if "amount_base" in frame else amount
@@ -256,11 +283,11 @@ def _context(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndar
     # the payee's first word (SLACK, APPLE): groups a payee whose descriptions vary by store or city
     frame["family_code"] = _codes(_per_unique(pd.Series(party), lambda text: text.split(" ", 1)[0]))
     frame["bill_code"] = _codes(frame["party_code"].to_numpy(), description)  # a recurring bill repeats its text
-    frame["prefix_code"] = _codes(frame["bill_code"].to_numpy(), _text(frame, "instrument").to_numpy(dtype=object))
+    frame["prefix_code"] = _codes(frame["bill_code"].to_numpy(), _text(frame, "instrument"))
     frame["category"] = _text(frame, "category").replace("", "uncategorized")
-    frame["category_code"] = _codes(frame["category"].to_numpy(dtype=object))
+    frame["category_code"] = _codes(frame["category"])
     frame["source"] = _text(frame, "source")
-    frame["source_code"] = _codes(frame["source"].to_numpy(dtype=object))
+    frame["source_code"] = _codes(frame["source"])
     in_batch = frame["in_batch"].to_numpy()
     if "is_flagged" in frame:
         flagged = frame["is_flagged"].astype(object).where(frame["is_flagged"].notna(), False).astype(bool)
@@ -342,9 +369,11 @@ def _build_features(
     out["abs_base"] = f["abs_base"]
     out["log_amount"] = np.log1p(f["abs_base"].to_numpy())
     out["party"] = f["party"].to_numpy()
-    out["description"] = _text(f, "description").to_numpy(dtype=object)
-    out["category"] = f["category"].to_numpy()
-    out["source"] = f["source"].to_numpy()
+    # (the batch rows taken before converting to Python strings: not a history-sized object array each)
+    texts = f[[c for c in ("description", "category", "source") if c in f]].iloc[take]
+    for column in ("description", "category", "source"):
+        out.put(column, _text(texts, column).to_numpy(dtype=object))
+    del texts
     # one function per family of signals, so each family's whole-history temporaries are freed before the next
     for family in (
         _amount_features,
@@ -356,6 +385,7 @@ def _build_features(
         _velocity_features,
     ):
         family(f, ref, out)
+    del context, f, ref  # the history-sized context is freed before the batch's features are put together
     return out.frame(batch.index)
 
 
@@ -927,7 +957,10 @@ def score_in_chunks(
         batch = frame.iloc[positions]
         scored = model.score(batch, history, threshold)
         yield positions, scored
-        done = batch.assign(is_flagged=scored["is_anomaly"].to_numpy())
+        # (the history only feeds the signals' context: the columns it never reads are not carried along)
+        done = batch.drop(columns=[c for c in _NOT_IN_CONTEXT if c in batch]).assign(
+            is_flagged=scored["is_anomaly"].to_numpy()
+        )
         history = done if history is None else pd.concat([history, done])
 
 
