@@ -381,17 +381,20 @@ class Bench:
                 conn.execute(sql.SQL("update {} set {} = {} - %s::interval").format(name, stamp, stamp), (by,))
                 # the update's dead rows, gone as autovacuum would have them
                 conn.execute(sql.SQL("vacuum analyze {}").format(name))
+            conn.execute("checkpoint")  # and its pages written out, as the checkpointer would in the minutes after
 
     def settle(self) -> None:
-        """VACUUM ANALYZE the warehouse: what autovacuum does in the minutes after a large load (every table the
-        load wrote qualifies), so the ticks that follow the bench's history do not compete with it for the two
-        cores, as ticks days later would not."""
+        """VACUUM ANALYZE the warehouse and CHECKPOINT: what autovacuum and the checkpointer do in the minutes after
+        a large load (every table the load wrote qualifies, and ~1 GB of write-ahead log waits to be flushed), so
+        the ticks that follow the bench's history do not compete with them for the two cores and the disk, as
+        ticks days later would not."""
         from finflow_assets.warehouse import connect
 
         started = time.perf_counter()
         with connect(autocommit=True) as conn:
             conn.execute("vacuum analyze")
-        print(f"(history vacuumed and analyzed in {time.perf_counter() - started:.1f} s, not counted)")
+            conn.execute("checkpoint")
+        print(f"(history vacuumed, analyzed and checkpointed in {time.perf_counter() - started:.1f} s, not counted)")
 
     def rewind_date_windows(self, day: date) -> None:
         """Put the date-window API sources (PayPal, expenses) back to just before ``day``, as if their last pull

@@ -107,3 +107,41 @@ def test_a_backlog_too_long_to_list_reads_the_same_rows(inputs_db, monkeypatch):
         return frame.sort_values("transaction_id").reset_index(drop=True)
 
     pd.testing.assert_frame_equal(ordered(listed), ordered(backlog))
+
+
+def test_read_frame_streams_rows_larger_than_the_pipe(inputs_db):
+    """``read_frame`` parses the COPY output as it arrives through a pipe: rows far beyond the pipe's buffer arrive
+    whole and in order, text stays text ("" for NULL), numbers are numbers."""
+    from finflow_assets.intelligence.scores import read_frame
+
+    query = (
+        "select n, 'row ' || n || repeat('x', 200) as label, case when n % 7 = 0 then null else 'k' end as maybe "
+        "from generate_series(1, 20000) n order by n"
+    )
+    frame = read_frame(inputs_db, query, text_columns=("label", "maybe"))
+    assert frame["n"].tolist() == list(range(1, 20001))
+    assert frame.loc[0, "label"] == "row 1" + "x" * 200
+    assert (frame["maybe"] == "").sum() == 20000 // 7
+
+
+def test_read_frame_raises_the_query_error_not_the_parsers(inputs_db, monkeypatch):
+    """A query that fails in PostgreSQL raises PostgreSQL's error (the parser only saw the CSV end early), and a
+    parser that fails part way raises its own error without leaving the copy hanging: the connection is usable
+    after both."""
+    import psycopg
+
+    from finflow_assets.intelligence import scores
+
+    many = "select n, repeat('x', 200) as filler from generate_series(1, 20000) n"
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        scores.read_frame(inputs_db, "select n / (n - 15000) as x from generate_series(1, 20000) n")
+    assert inputs_db.execute("select 1").fetchone()[0] == 1
+
+    def fails_part_way(stream, **_):  # noqa: ANN001, ANN202 - reads a little of the CSV, then gives up
+        stream.read(10_000)
+        raise ValueError("parser gave up")
+
+    monkeypatch.setattr(scores.pd, "read_csv", fails_part_way)
+    with pytest.raises(ValueError, match="parser gave up"):
+        scores.read_frame(inputs_db, many)
+    assert inputs_db.execute("select 1").fetchone()[0] == 1
