@@ -128,21 +128,21 @@ RECONCILIATION_REPORT = ReportSpec(
         "Per source and account: records in, duplicates removed, quarantined, kept; reconciliation items matched, "
         "partially matched and unmatched, with the unmatched amount, the oldest unmatched age and the differences."
     ),
-    deps=("fct_reconciliation", "int_transactions__validated", "int_transactions__delivered"),
+    deps=("fct_reconciliation", "int_accounts__daily"),
+    # the counts come from the per-day account roll-up (a few thousand rows, kept up to date per booking day by
+    # dbt) instead of every delivered and validated row: rows_delivered counts each raw row, exact re-deliveries
+    # included; distinct_rows the first deliveries, which validation sees (duplicates, quarantined, the rest kept)
     select_sql="""
-        with delivered as (
-            select source, account_id, count(*) as records_in, count(*) filter (where delivery_rank > 1) as redelivered
-            from reconciliation.int_transactions__delivered
-            group by 1, 2
-        ),
-        validated as (
+        with accounts as (
             select
                 source,
-                account_id,
-                count(*) filter (where duplicate_of is not null) as duplicates_linked,
-                count(*) filter (where duplicate_of is null and validation_status = 'quarantined') as quarantined,
-                count(*) filter (where duplicate_of is null and validation_status <> 'quarantined') as kept
-            from validation.int_transactions__validated
+                nullif(account_id, '(none)') as account_id,
+                sum(rows_delivered)::bigint as records_in,
+                (sum(rows_delivered) - sum(distinct_rows))::bigint as redelivered,
+                sum(duplicates)::bigint as duplicates_linked,
+                (sum(distinct_rows) - sum(duplicates) - sum(transactions))::bigint as quarantined,
+                sum(transactions)::bigint as kept
+            from intermediate.int_accounts__daily
             group by 1, 2
         ),
         items as (
@@ -161,12 +161,12 @@ RECONCILIATION_REPORT = ReportSpec(
             group by 1, 2
         )
         select
-            delivered.source,
-            '****' || right(coalesce(delivered.account_id, ''), 4) as account,
-            delivered.records_in,
-            delivered.redelivered + coalesce(validated.duplicates_linked, 0) as duplicates_removed,
-            coalesce(validated.quarantined, 0) as quarantined,
-            coalesce(validated.kept, 0) as kept,
+            accounts.source,
+            '****' || right(coalesce(accounts.account_id, ''), 4) as account,
+            accounts.records_in,
+            accounts.redelivered + accounts.duplicates_linked as duplicates_removed,
+            accounts.quarantined,
+            accounts.kept,
             coalesce(items.matched, 0) as matched,
             coalesce(items.partially_matched, 0) as partially_matched,
             coalesce(items.unmatched, 0) as unmatched,
@@ -174,8 +174,7 @@ RECONCILIATION_REPORT = ReportSpec(
             coalesce(items.unmatched_amount, 0) as unmatched_amount,
             items.oldest_unmatched_days,
             coalesce(items.total_difference, 0) as total_difference
-        from delivered
-        left join validated using (source, account_id)
+        from accounts
         left join items using (source, account_id)
     """,
     order_by="source, account",
