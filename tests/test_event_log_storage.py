@@ -86,3 +86,26 @@ def test_a_forked_child_writes_through_a_connection_of_its_own(tmp_path: Path):
         assert dg.materialize([ledger], instance=instance).success
         assert instance.event_log_storage._index_engine is parents
         assert len(instance.fetch_materializations(dg.AssetKey("ledger"), limit=10).records) == 3
+
+
+def test_a_runs_database_engine_is_made_once_and_only_the_latest_are_kept(tmp_path: Path, monkeypatch):
+    """Each run's database gets one SQLAlchemy engine, reused for every write to it (Dagster's makes one per write
+    and compiles every insert anew), and only the most recently written runs' engines are kept."""
+    import finflow_assets.event_log_storage as module
+
+    monkeypatch.setattr(module, "RUN_ENGINES_KEPT", 2)
+    with _instance(tmp_path) as instance:
+        storage = instance.event_log_storage
+        runs = [dg.materialize([ledger], instance=instance) for _ in range(3)]
+        assert all(run.success for run in runs)
+        assert list(storage._run_engines) == [run.run_id for run in runs[1:]]
+        latest = runs[-1].run_id
+        engine = storage._run_engines[latest]
+        instance.report_engine_event("one more event", instance.get_run_by_id(latest))
+        assert storage._run_engines[latest] is engine
+        assert "one more event" in [entry.message for entry in instance.all_logs(latest)]
+        # the first run's engine was let go; writing to that run again makes a new one
+        instance.report_engine_event("late event", instance.get_run_by_id(runs[0].run_id))
+        assert list(storage._run_engines) == [latest, runs[0].run_id]
+        assert not (tmp_path / "history" / "runs" / f"{latest}.db-wal").exists()
+    assert not storage._run_engines  # disposed with the instance
