@@ -146,3 +146,10 @@ def test_postgres_restarted_mid_dbt_build_the_step_retries_and_recovers(finflow_
         # the attempt cut short may have recorded failed checks; the retry's evaluations are the last word
         latest = {(e.asset_key, e.check_name): e.passed for e in result.get_asset_check_evaluations()}
         assert latest and all(latest.values()), [k for k, passed in latest.items() if not passed]
+    # the server the other process started is the one this process stops (its handle knew only the first
+    # postmaster, and used to stop nothing and leave the new one running after the tests)
+    from finflow_assets.warehouse import embedded
+
+    assert embedded.stop()
+    assert embedded.running_pid() is None
+    embedded.start()  # for the session's other tests

