@@ -7,7 +7,9 @@ mid-file leaves nothing behind and a rerun lands it whole. A file that cannot be
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from .parsers import ParseError, get_parser
+from .parsers import ParsedFile, ParseError, get_parser
 from .raw_tables import (
     already_landed,
     content_hash,
@@ -26,6 +28,7 @@ from .raw_tables import (
     record_statements,
 )
 from .registry import SourceSpec
+from .text_cleaning import CleaningReport, clean_records
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class FileOutcome:
     status: str  # landed | already_landed | quarantined
     rows: int = 0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -68,21 +72,52 @@ def pending_files(spec: SourceSpec, folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
 
+# names of uploads still in progress (SFTP clients, browsers) and hidden files: left alone, never quarantined
+_IN_PROGRESS = (".part", ".partial", ".tmp", ".filepart", ".crdownload", ".download")
+
+
+def unreadable_files(spec: SourceSpec, folder: Path) -> list[Path]:
+    """Files in the landing folder that the source's patterns do not take: they would wait there forever."""
+    if not folder.is_dir():
+        return []
+    taken = set(pending_files(spec, folder))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p not in taken and not p.name.startswith(".") and not p.name.lower().endswith(_IN_PROGRESS)
+    )
+
+
+def refusal(spec: SourceSpec, name: str) -> str | None:
+    """Why the source will not read a file of this name (its ``file_patterns`` take none like it), or None."""
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in spec.file_patterns):
+        return None
+    return f"{spec.name} does not read files named like {name!r}: it takes {', '.join(spec.file_patterns)}"
+
+
 def land_file(conn: psycopg.Connection, spec: SourceSpec, path: Path, archive_dir: Path | None = None) -> FileOutcome:
     """Land one dropped file into ``raw.<source>`` and archive it; never raises for bad content (quarantines)."""
-    outcome = land_bytes(conn, spec, path.name, path.read_bytes())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        outcome = _journal_quarantine(
+            conn, spec, path.name, "", datetime.now(UTC), f"{path.name}: file: cannot be read ({exc.strerror})"
+        )
+    else:
+        outcome = land_bytes(conn, spec, path.name, data)
     if outcome.status == "quarantined":
         _quarantine_file(spec, path, outcome.error or "unreadable")
     else:
         _move(path, archive_dir or path.parent / ARCHIVE)
-    return FileOutcome(path, outcome.status, outcome.rows, outcome.error)
+    return FileOutcome(path, outcome.status, outcome.rows, outcome.error, outcome.warnings)
 
 
 def land_bytes(conn: psycopg.Connection, spec: SourceSpec, origin: str, data: bytes) -> FileOutcome:
     """Parse and land one delivery (a file's or a downloaded report's bytes) once, atomically.
 
-    Returns ``already_landed`` for content landed before and ``quarantined`` (journaled, nothing landed) for
-    content the parser rejects; the caller decides what to do with the original.
+    Returns ``already_landed`` for content landed before (or by a concurrent run) and ``quarantined`` (journaled,
+    nothing landed) for content that cannot be read or written, whatever the reason; the caller decides what to do
+    with the original. Only a lost database connection raises: that is not the file's fault.
     """
     digest = content_hash(data)
     started = datetime.now(UTC)
@@ -95,42 +130,121 @@ def land_bytes(conn: psycopg.Connection, spec: SourceSpec, origin: str, data: by
         return FileOutcome(Path(origin), "already_landed")
 
     try:
-        parsed = get_parser(spec.format)(data, origin, spec.parser_options)
-        if not parsed.records and not parsed.statements:
-            raise ParseError(origin, None, "file holds no transactions")
+        parsed = _parse(spec, origin, data)
     except ParseError as exc:
-        log.error("%s: quarantined %s: %s", spec.name, origin, exc)
-        with conn.transaction():
-            conn.execute(
-                "insert into raw._loads (load_id, source, origin, content_hash, status, error, started_at)"
-                " values (%s, %s, %s, %s, 'quarantined', %s, %s)",
-                (str(uuid.uuid4()), spec.name, origin, digest, str(exc), started),
-            )
-        return FileOutcome(Path(origin), "quarantined", error=str(exc))
+        return _journal_quarantine(conn, spec, origin, digest, started, str(exc))
+    cleaning = CleaningReport()
+    records = clean_records(parsed.records, cleaning)
+    statements = clean_records(parsed.statements)
+    warnings = [*parsed.warnings, *filter(None, [cleaning.warning()])]
+    if not records and not statements:
+        # a day without transactions (a header-only export) is a delivery: it counts for the source's freshness;
+        # the journal's once-only key takes the name too, so tomorrow's identical empty export lands as well
+        digest = content_hash(data + b"\0" + origin.encode())
+        if already_landed(conn, spec.name, digest):
+            return FileOutcome(Path(origin), "already_landed")
+        warnings.append("no transactions in this delivery")
 
     load_id = str(uuid.uuid4())
+    try:
+        with conn.transaction():
+            conn.execute(
+                "insert into raw._loads"
+                " (load_id, source, origin, content_hash, status, rows_landed, warnings, started_at)"
+                " values (%s, %s, %s, %s, 'landed', %s, %s, %s)",
+                (load_id, spec.name, origin, digest, len(records), warnings, started),
+            )
+            copy_records(conn, spec.raw_table, load_id, origin, records)
+            record_statements(conn, load_id, spec.name, statements)
+    except psycopg.errors.UniqueViolation:
+        log.info("%s: %s was landed by a concurrent run", spec.name, origin)
+        return FileOutcome(Path(origin), "already_landed", error="landed by a concurrent run")
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        row = _copy_row(exc, records)
+        where = f"row {row}" if row is not None else "file"
+        problem = (exc.diag.message_primary or str(exc)).strip()
+        return _journal_quarantine(
+            conn, spec, origin, digest, started, f"{origin}: {where}: the database refused the text: {problem}"
+        )
+    for warning in warnings:
+        log.warning("%s: %s: %s", spec.name, origin, warning)
+    log.info("%s: landed %s rows from %s (load %s)", spec.name, len(records), origin, load_id)
+    return FileOutcome(Path(origin), "landed", rows=len(records), warnings=warnings)
+
+
+def _parse(spec: SourceSpec, origin: str, data: bytes) -> ParsedFile:
+    """The parser's result; any failure inside a parser is a ParseError naming the file (a parser bug must not
+    block the source: the file is quarantined and the next one lands)."""
+    try:
+        return get_parser(spec.format)(data, origin, spec.parser_options)
+    except ParseError:
+        raise
+    except RecursionError:
+        raise ParseError(origin, None, "the file nests too deeply to be read") from None
+    except Exception as exc:
+        log.exception("%s: the %s parser failed on %s", spec.name, spec.format, origin)
+        problem = f"the {spec.format} parser could not read it ({type(exc).__name__}: {exc})"
+        raise ParseError(origin, None, problem) from None
+
+
+def _copy_row(exc: psycopg.Error, records: list[dict]) -> int | None:
+    """The source row of the record COPY stopped at (PostgreSQL names the COPY line in the error's context)."""
+    match = re.search(r"COPY [^,]+, line (\d+)", exc.diag.context or "")
+    if not match:
+        return None
+    index = int(match.group(1)) - 1
+    return records[index].get("row") if 0 <= index < len(records) else None
+
+
+def _journal_quarantine(
+    conn: psycopg.Connection, spec: SourceSpec, origin: str, digest: str, started: datetime, error: str
+) -> FileOutcome:
+    log.error("%s: quarantined %s: %s", spec.name, origin, error)
+    ensure_raw_schema(conn)
     with conn.transaction():
         conn.execute(
-            "insert into raw._loads (load_id, source, origin, content_hash, status, rows_landed, started_at)"
-            " values (%s, %s, %s, %s, 'landed', %s, %s)",
-            (load_id, spec.name, origin, digest, len(parsed.records), started),
+            "insert into raw._loads (load_id, source, origin, content_hash, status, error, started_at)"
+            " values (%s, %s, %s, %s, 'quarantined', %s, %s)",
+            (str(uuid.uuid4()), spec.name, origin, digest, error, started),
         )
-        copy_records(conn, spec.raw_table, load_id, origin, parsed.records)
-        record_statements(conn, load_id, spec.name, parsed.statements)
-    log.info("%s: landed %s rows from %s (load %s)", spec.name, len(parsed.records), origin, load_id)
-    return FileOutcome(Path(origin), "landed", rows=len(parsed.records))
+    return FileOutcome(Path(origin), "quarantined", error=error)
 
 
 def land_pending(conn: psycopg.Connection, spec: SourceSpec, folder: Path) -> LandingReport:
-    """Land every pending file of a source; one bad file does not stop the others."""
+    """Land every pending file of a source; one bad file does not stop the others. A file the source cannot read
+    (its name matches none of the source's patterns) is quarantined with the patterns it accepts."""
     report = LandingReport(spec.name)
+    for path in unreadable_files(spec, folder):
+        error = f"{path.name}: file: {refusal(spec, path.name)}"
+        report.outcomes.append(_journal_quarantine(conn, spec, path.name, "", datetime.now(UTC), error))
+        report.outcomes[-1].path = path
+        _quarantine_file(spec, path, error)
     for path in pending_files(spec, folder):
         report.outcomes.append(land_file(conn, spec, path))
     return report
 
 
 def _quarantine_file(spec: SourceSpec, path: Path, error: str) -> None:
-    target = _move(path, path.parent / QUARANTINE)
+    _write_note(spec, _move(path, path.parent / QUARANTINE), error)
+
+
+def save_quarantined(spec: SourceSpec, folder: Path, name: str, data: bytes, error: str) -> Path:
+    """Keep a delivery that came over the network (an API page, a report download) in ``<folder>/quarantine/``
+    with its ``.error`` note, as a dropped file would be kept."""
+    target_dir = folder / QUARANTINE
+    target_dir.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", name).strip("._")[:150] or "delivery"
+    target = target_dir / safe
+    if target.exists():
+        target = target_dir / f"{safe}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+    target.write_bytes(data)
+    _write_note(spec, target, error)
+    return target
+
+
+def _write_note(spec: SourceSpec, target: Path, error: str) -> None:
     target.with_name(target.name + ".error").write_text(
         f"{error}\n\nsource: {spec.name}\nformat: {spec.format}\n"
         f"quarantined at: {datetime.now(UTC).isoformat()}\n"

@@ -28,6 +28,7 @@ create table if not exists raw._loads (
     status text not null check (status in ('landed', 'quarantined')),
     rows_landed integer not null default 0,
     error text,
+    warnings text[] not null default '{}',  -- harmless deviations read past, text cleaned: one line each
     started_at timestamptz not null,
     finished_at timestamptz not null default now()
 );
@@ -59,6 +60,13 @@ _IDENTITY_FIELDS = (
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
     conn.execute(_LOADS_DDL)
+    # journals made before warnings were kept get the column (checked first: ALTER locks the table even as a no-op)
+    has_warnings = conn.execute(
+        "select 1 from information_schema.columns"
+        " where table_schema = 'raw' and table_name = '_loads' and column_name = 'warnings'"
+    ).fetchone()
+    if not has_warnings:
+        conn.execute("alter table raw._loads add column if not exists warnings text[] not null default '{}'")
 
 
 def ensure_raw_table(conn: psycopg.Connection, table: str) -> None:

@@ -261,20 +261,35 @@ def test_retry_budget_killed_mid_pull_then_rerun_lands_every_row_once(api, db, m
         assert_exactly_once(db, spec, ids["paypal"])
 
 
-def test_a_page_the_parser_rejects_stops_the_pull_and_lands_nothing_of_it(tmp_path: Path, db, monkeypatch) -> None:
+def test_a_page_the_parser_rejects_is_quarantined_and_the_pull_goes_on(tmp_path: Path, db, monkeypatch) -> None:
     objects = sorted(make_objects("billing", 30), key=lambda o: o["updated_at"])
     objects[25]["kind"] = "chargeback"  # on page 2 of 2 (page size 20, oldest update first)
     append_jsonl(tmp_path, "billing", objects)
     with serve(tmp_path) as server:
         spec = isolated("billing", server, monkeypatch)
-        with pytest.raises(PullError, match=r"row \d+: kind 'chargeback'"):
-            pull(db, spec)
-        assert sum(landed_ids(db, spec).values()) == 20
+        report = pull(db, spec)
+        assert sum(landed_ids(db, spec).values()) == 20  # nothing of the rejected page lands
+        assert len(report.quarantined) == 1 and "chargeback" in report.quarantined[0]
         journal = db.execute(
             "select status, error from raw._loads where source = %s order by finished_at", (spec.name,)
         ).fetchall()
         assert [status for status, _ in journal] == ["landed", "quarantined"] and "chargeback" in journal[1][1]
-        assert get_watermark(db, spec.name).cursor is not None  # stays before the bad page
+        from finflow_assets.settings import paths
+
+        notes = list((paths().landing_for(spec.name) / "quarantine").glob("*.error"))
+        assert any("chargeback" in note.read_text() for note in notes)
+        kept = [note.with_name(note.name.removesuffix(".error")) for note in notes]
+        assert any(b"chargeback" in path.read_bytes() for path in kept)  # the page's body is kept as evidence
+
+        # the source is not blocked: what arrives next lands
+        later = make_objects("billing", 35)[30:]
+        for item in later:
+            item["updated_at"] = "2099-01-01T00:00:00Z"
+        append_jsonl(tmp_path, "billing", later)
+        pull(db, spec)
+        counts = landed_ids(db, spec)
+        assert all(counts[object_id("billing", item)] == 1 for item in later)
+        assert counts[object_id("billing", objects[25])] == 0 and max(counts.values()) == 1
 
 
 # ----------------------------------------------------------------------------------------- incremental pulls

@@ -43,10 +43,12 @@ import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from ..file_landing import land_bytes
+from ...settings import paths
+from ..file_landing import land_bytes, save_quarantined
 from ..parsers import ParseError, get_parser
 from ..raw_tables import RAW_SCHEMA, already_landed, content_hash, copy_records, ensure_raw_schema, ensure_raw_table
 from ..registry import SourceSpec
+from ..text_cleaning import CleaningReport, clean_records
 from .http import (
     ApiAuthError,
     ApiClient,
@@ -84,7 +86,7 @@ class PullReport:
     duration_s: float = 0.0
     watermark_before: datetime | None = None
     watermark_after: datetime | None = None
-    quarantined: list[str] = field(default_factory=list)  # report downloads the parser rejected
+    quarantined: list[str] = field(default_factory=list)  # pages and report downloads that could not be landed
 
     def metadata(self) -> dict[str, Any]:
         """Plain values for ``dg.Output(metadata=...)``."""
@@ -127,13 +129,15 @@ def pull_source(
     """Pull what is new at an API source into ``raw.<source>``; safe to rerun and to interrupt at any point.
 
     ``base_url`` defaults to the environment variable ``spec.api.base_url_env``; the Bearer token always comes from
-    ``spec.api.token_env``. ``now`` bounds the date windows (default: the current time, UTC). ``since`` is where a
-    source without a watermark starts (default: everything for cursor sources, ``now - DEFAULT_BACKFILL`` for date
-    windows). ``retry`` sets timeouts and the retry budget. ``on_page`` is called after each committed page.
+    ``spec.api.token_env``. A page the parser or the database rejects is quarantined (journaled, its body kept in
+    ``landing/<source>/quarantine/`` with a ``.error`` note; nothing of it lands) and the pull goes on. ``now``
+    bounds the date windows (default: the current time, UTC). ``since`` is where a source without a watermark
+    starts (default: everything for cursor sources, ``now - DEFAULT_BACKFILL`` for date windows). ``retry`` sets
+    timeouts and the retry budget. ``on_page`` is called after each committed page.
 
     Raises :class:`~.http.ApiError` (the retry budget ran out, or a 4xx; ``ApiAuthError`` for a refused token),
-    :class:`PullError` for a page the parser rejects (journaled as quarantined; nothing of it lands), both with the
-    partial report as ``exc.report``, and :class:`~.http.ApiConfigError` for missing settings.
+    :class:`PullError` for a stuck cursor, both with the partial report as ``exc.report``, and
+    :class:`~.http.ApiConfigError` for missing settings.
     """
     if spec.api is None:
         raise ValueError(f"{spec.name} is a {spec.kind} source, not an API source")
@@ -217,15 +221,10 @@ class _Pull:
         spec, conn = self.spec, self.conn
         origin = _origin(page.url)
         try:
-            records = self.parser(page.body, origin, spec.parser_options).records if page.body.strip() else []
+            records = self._records(page, origin)
         except ParseError as exc:
-            with _transaction(conn):
-                conn.execute(
-                    "insert into raw._loads (load_id, source, origin, content_hash, status, error, started_at)"
-                    " values (%s, %s, %s, %s, 'quarantined', %s, now())",
-                    (str(uuid.uuid4()), spec.name, origin, content_hash(page.body), str(exc)),
-                )
-            raise PullError(f"{spec.name}: page {origin} cannot be parsed, nothing of it landed: {exc}") from None
+            self.quarantine(origin, page.body, str(exc))
+            records = []
         mark = previous.watermark if watermark is _UNCHANGED else _latest(previous.watermark, watermark)
         digest = content_hash(page.body)
         landed = skipped = 0
@@ -239,7 +238,7 @@ class _Pull:
                     " values (%s, %s, %s, %s, 'landed', %s, now())",
                     (load_id, spec.name, origin, digest, len(new)),
                 )
-                landed = copy_records(conn, spec.raw_table, load_id, origin, new) if new else 0
+                landed = self._write(load_id, origin, new, page.body)
             elif seen_before:
                 skipped = len(records)
             set_watermark(conn, spec.name, mark, cursor)
@@ -250,6 +249,56 @@ class _Pull:
         log.debug("%s: %s: %d records, %d landed, %d skipped", spec.name, origin, len(records), landed, skipped)
         if self.on_page is not None:
             self.on_page(PageOutcome(spec.name, origin, len(records), landed, skipped, seen_before))
+
+
+    def _records(self, page: JsonPage, origin: str) -> list[dict[str, Any]]:
+        """The page's records, text cleaned; any parser failure is a ParseError naming the page."""
+        if not page.body.strip():
+            return []
+        try:
+            parsed = self.parser(page.body, origin, self.spec.parser_options)
+        except ParseError:
+            raise
+        except Exception as exc:
+            log.exception("%s: the %s parser failed on %s", self.spec.name, self.spec.format, origin)
+            raise ParseError(origin, None, f"the parser could not read it ({type(exc).__name__}: {exc})") from None
+        cleaning = CleaningReport()
+        records = clean_records(parsed.records, cleaning)
+        if cleaning.characters:
+            log.warning("%s: %s: %s", self.spec.name, origin, cleaning.warning())
+        return records
+
+    def _write(self, load_id: str, origin: str, records: list[dict[str, Any]], body: bytes) -> int:
+        """COPY the rows inside the page's transaction, under a savepoint: rows the database refuses quarantine the
+        page (the watermark still moves past it) instead of failing the pull."""
+        if not records:
+            return 0
+        try:
+            with self.conn.transaction():
+                return copy_records(self.conn, self.spec.raw_table, load_id, origin, records)
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            problem = (exc.diag.message_primary or str(exc)).strip()
+            self.conn.execute(
+                "update raw._loads set status = 'quarantined', rows_landed = 0, error = %s where load_id = %s",
+                (f"{origin}: the database refused the page: {problem}", load_id),
+            )
+            save_quarantined(self.spec, paths().landing_for(self.spec.name), origin, body, problem)
+            self.report.quarantined.append(f"{origin}: {problem}")
+            return 0
+
+    def quarantine(self, origin: str, body: bytes, error: str) -> None:
+        """Journal a page the parser rejects and keep its body beside a ``.error`` note; the pull goes on."""
+        log.error("%s: quarantined page %s: %s", self.spec.name, origin, error)
+        with _transaction(self.conn):
+            self.conn.execute(
+                "insert into raw._loads (load_id, source, origin, content_hash, status, error, started_at)"
+                " values (%s, %s, %s, %s, 'quarantined', %s, now())",
+                (str(uuid.uuid4()), self.spec.name, origin, content_hash(body), error),
+            )
+        save_quarantined(self.spec, paths().landing_for(self.spec.name), origin, body, error)
+        self.report.quarantined.append(error)
 
 
 def _new_records(conn: psycopg.Connection, table: str, records: list[dict[str, Any]]) -> tuple[list[dict], int]:
@@ -444,6 +493,7 @@ def _pull_reports(pull: _Pull, position: Watermark) -> None:
             known = outcome.status == "already_landed"
             if outcome.status == "quarantined":
                 pull.report.quarantined.append(outcome.error or name)
+                save_quarantined(spec, paths().landing_for(spec.name), name, download.body, outcome.error or "")
         high = _latest(high, modified)
         with _transaction(conn):
             set_watermark(conn, spec.name, high, None)

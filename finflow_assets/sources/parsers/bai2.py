@@ -45,7 +45,7 @@ from typing import Any
 
 from bai2.constants import TypeCodes, TypeCodeTransaction
 
-from .base import ParsedFile, ParseError, Record, decimal_text, make_record
+from .base import ParsedFile, ParseError, Record, decimal_text, decode_unicode, make_record
 
 _CODES = {"01", "02", "03", "16", "49", "88", "98", "99"}
 _RECORD_START = re.compile(r"^(\d{2}),")
@@ -86,6 +86,9 @@ def _decode(data: bytes, file: str, options: Mapping[str, Any]) -> str:
             return data.decode(options["encoding"])
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(file, None, f"cannot decode the file as {options['encoding']}: {exc}") from None
+    unicode_text = decode_unicode(data, file)  # UTF-16/32, with or without a BOM
+    if unicode_text is not None:
+        return unicode_text
     for codec in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(codec)

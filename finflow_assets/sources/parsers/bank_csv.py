@@ -47,7 +47,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .base import ParsedFile, ParseError, Record, decimal_text, make_record
+from .base import ParsedFile, ParseError, Record, decimal_text, decode_unicode, make_record
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d",
@@ -257,7 +257,12 @@ _HEADER_CURRENCY = re.compile(r"\(([A-Z]{3})\)\s*$")
 
 
 def decode_text(data: bytes, file: str, encoding: str | None = None) -> str:
-    """Bytes to text: the configured codec, else UTF-8 (BOM stripped), else cp1252, else latin-1 (never fails)."""
+    """Bytes to text: the configured codec, else UTF-16/32 when the bytes are (BOM or not), else UTF-8 (BOM
+    stripped), else cp1252, else latin-1 (never fails)."""
+    if not encoding:
+        text = decode_unicode(data, file)
+        if text is not None:
+            return text
     if encoding:
         try:
             return data.decode(encoding)

@@ -68,10 +68,12 @@ class ParseError(ValueError):
 
 @dataclass
 class ParsedFile:
-    """What a parser returns: the transactions and, for statement formats, the statement balances."""
+    """What a parser returns: the transactions, for statement formats the statement balances, and warnings about
+    harmless deviations it read past (journaled with the delivery)."""
 
     records: list[Record] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # A parser: (file bytes, file name for messages, per-source options) -> ParsedFile
@@ -99,3 +101,51 @@ def decimal_text(value: Decimal | str | int | float, file: str, row: int | None)
     if not number.is_finite():
         raise ParseError(file, row, f"amount {value!r} is not a finite number")
     return format(number, "f")
+
+
+# Longest first: the UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+
+
+def sniff_unicode(data: bytes) -> str | None:
+    """The codec of text in UTF-16 or UTF-32 (by its byte-order mark, or without one by where mostly-ASCII text puts
+    its zero bytes) or UTF-8 with a BOM; None for anything else (UTF-8 or an 8-bit code page)."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec
+    sample = data[:4096]
+    size = len(sample) - len(sample) % 4
+    if size < 4:
+        return None
+    sample = sample[:size]
+    columns = [sample[i::4].count(0) / (size // 4) for i in range(4)]
+    if columns[1] > 0.9 and columns[2] > 0.9 and columns[3] > 0.9 and columns[0] < 0.1:
+        return "utf-32-le"
+    if columns[0] > 0.9 and columns[1] > 0.9 and columns[2] > 0.9 and columns[3] < 0.1:
+        return "utf-32-be"
+    even = (columns[0] + columns[2]) / 2
+    odd = (columns[1] + columns[3]) / 2
+    if odd > 0.6 and even < 0.1:
+        return "utf-16-le"
+    if even > 0.6 and odd < 0.1:
+        return "utf-16-be"
+    return None
+
+
+def decode_unicode(data: bytes, file: str) -> str | None:
+    """The text of a UTF-16/32 (or UTF-8 with BOM) file, its BOM dropped; None when the bytes are not one of those.
+    Raises ParseError naming the encoding when the bytes look like it but do not decode."""
+    codec = sniff_unicode(data)
+    if codec is None:
+        return None
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise ParseError(file, None, f"unreadable {codec.upper()} text (byte {exc.start}): {exc.reason}") from None
+    return text.removeprefix("\ufeff")

@@ -42,7 +42,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .base import ParsedFile, ParseError, Record, decimal_text, make_record
+from .base import ParsedFile, ParseError, Record, decimal_text, make_record, sniff_unicode
 
 _CONTAINERS = {"Stmt", "Rpt", "Ntfctn"}  # statement (053), report (052), notification (054)
 _MESSAGES = {"BkToCstmrStmt", "BkToCstmrAcctRpt", "BkToCstmrDbtCdtNtfctn"}
@@ -87,8 +87,8 @@ def _descendants(element: ET.Element | None, name: str) -> list[ET.Element]:
 
 def _parse_xml(data: bytes, file: str) -> ET.Element:
     """Parse with expat after refusing DTDs; syntax errors name the entry being read (None outside entries)."""
-    utf16 = data[:2] in (b"\xff\xfe", b"\xfe\xff")
-    probe = data.decode("utf-16", errors="replace") if utf16 else data.decode("latin-1")
+    codec = sniff_unicode(data)  # UTF-16/32 with or without a BOM: read the prolog in its own code units
+    probe = data.decode(codec, errors="replace") if codec else data.decode("latin-1")
     if not probe.lstrip("\ufeff\xef\xbb\xbf \t\r\n").startswith("<"):
         raise ParseError(file, None, "not an XML document")
     if re.search(r"<!\s*(DOCTYPE|ENTITY)", probe, re.IGNORECASE):

@@ -49,7 +49,7 @@ from mt940 import processors as mt940_processors
 from mt940 import tags as mt940_tags
 from mt940.options import Options as Mt940Options
 
-from .base import ParsedFile, ParseError, Record, decimal_text, make_record
+from .base import ParsedFile, ParseError, Record, decimal_text, decode_unicode, make_record
 
 _KNOWN_TAGS = frozenset(
     {"13", "13D", "20", "21", "25", "28", "28C", "34F", "60", "60F", "60M", "61", "62", "62F", "62M", "64", "65"}
@@ -105,6 +105,9 @@ def _decode(data: bytes, file: str, options: Mapping[str, Any]) -> str:
             return data.decode(options["encoding"])
         except (UnicodeDecodeError, LookupError) as exc:
             raise ParseError(file, None, f"cannot decode the file as {options['encoding']}: {exc}") from None
+    unicode_text = decode_unicode(data, file)  # UTF-16/32, with or without a BOM
+    if unicode_text is not None:
+        return unicode_text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
