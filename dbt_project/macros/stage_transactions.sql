@@ -18,7 +18,7 @@ typed as (
         coalesce(record ->> 'account', {{ default_account }}) as account_id,
         {{ try_cast("record ->> 'booked_date'", 'date') }} as booked_date,
         {{ try_cast("record ->> 'value_date'", 'date') }} as value_date,
-        {{ try_cast("record ->> 'amount'", 'numeric') }} as amount,
+        {{ try_cast("record ->> 'amount'", 'numeric') }} as amount_delivered,
         upper(coalesce(record ->> 'currency', {{ default_currency }})) as currency,
         record ->> 'transaction_type' as transaction_type,
         record ->> 'description' as description_raw,
@@ -36,6 +36,20 @@ typed as (
         source_row,
         ingested_at
     from source
+),
+
+rounded as (
+    -- an amount with more decimals than its currency has (ISO 4217, seeds/currencies.csv) counts rounded to the
+    -- currency's minor unit, so amounts and base amounts add up alike; amount_delivered keeps what the file said and
+    -- the amount_minor_units warning rule shows the rounding
+    select
+        typed.*,
+        case
+            when currencies.minor_units is not null then round(typed.amount_delivered, currencies.minor_units)
+            else typed.amount_delivered
+        end as amount
+    from typed
+    left join {{ ref('currencies') }} as currencies on currencies.currency = typed.currency
 )
 
 select
@@ -48,6 +62,7 @@ select
     booked_date,
     value_date,
     amount,
+    amount_delivered,
     currency,
     case when amount > 0 then 'in' when amount < 0 then 'out' else 'none' end as direction,
     transaction_type,
@@ -68,5 +83,5 @@ select
     source_file,
     source_row,
     ingested_at
-from typed
+from rounded
 {% endmacro %}

@@ -29,19 +29,20 @@ def headline(conn: psycopg.Connection, spec: ReportSpec) -> dict[str, Any]:
     """The report's headline figures (label → value), read from its table."""
     cursor = conn.execute(sql.SQL(spec.headline_sql))
     row = cursor.fetchone() or ()
-    return {column.name: _plain(value) for column, value in zip(cursor.description or (), row, strict=False)}
-
-
-def _plain(value: Any) -> Any:
-    """Metadata and JSON want ints and floats, not Decimals."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
-    return value
+    return dict(zip((column.name for column in cursor.description or ()), row, strict=False))
 
 
 def _metadata_value(value: Any) -> Any:
+    """Dagster metadata for a headline figure: numbers stay numbers only where a float holds them exactly (money
+    that a float would round, e.g. 1e15 + 0.13, is shown as its exact decimal text)."""
     if isinstance(value, bool) or value is None:
         return dg.MetadataValue.text(str(value))
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return dg.MetadataValue.int(int(value))
+        if Decimal(repr(float(value))) == value:
+            return dg.MetadataValue.float(float(value))
+        return dg.MetadataValue.text(format(value, "f"))
     if isinstance(value, int):
         return dg.MetadataValue.int(value)
     if isinstance(value, float):
@@ -56,7 +57,7 @@ def build_report(conn: psycopg.Connection, spec: ReportSpec, folder) -> dict[str
         sql.SQL("select * from reports.{} order by {}").format(sql.Identifier(spec.name), sql.SQL(spec.order_by))
     )
     columns = [c.name for c in cursor.description or ()]
-    rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
+    rows = cursor.fetchall()  # money stays Decimal into the CSV and HTML: no float on the way
     figures = headline(conn, spec)
     charts = []
     for chart in spec.charts:

@@ -1,5 +1,7 @@
 """The daily report e-mail: once a day, after the reports have refreshed, send them to the stakeholders."""
 
+from decimal import Decimal
+
 import dagster as dg
 
 from ..automation.alerts import send_daily_report
@@ -20,7 +22,7 @@ def highlights_from(headlines: dict[str, dict]) -> list[str]:
     lines = []
     for name, figures in headlines.items():
         shown = "; ".join(
-            f"{_label(k)} {v:,}" if isinstance(v, int | float) else f"{_label(k)} {v}" for k, v in figures.items()
+            f"{_label(k)} {v:,}" if isinstance(v, int | Decimal) else f"{_label(k)} {v}" for k, v in figures.items()
         )
         lines.append(f"{titles.get(name, name)}: {shown}")
     return lines

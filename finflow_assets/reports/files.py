@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,13 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence[Any]])
 
 
 def _cell(value: Any) -> str:
+    """A table cell's text: exact decimals with thousands separators (money is Decimal, never float)."""
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, Decimal):
+        return f"{value:,f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return str(value)
 
 

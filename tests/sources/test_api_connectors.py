@@ -25,7 +25,6 @@ from finflow_assets.sources.connectors import (
     ApiConfigError,
     ApiError,
     PageOutcome,
-    PullError,
     PullReport,
     RetryPolicy,
     get_watermark,

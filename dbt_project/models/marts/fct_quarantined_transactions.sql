@@ -12,6 +12,7 @@ select
     validated.account_id,
     validated.booked_date,
     validated.amount,
+    validated.amount_delivered,
     validated.currency,
     validated.description_raw,
     validated.blocking_rules,

@@ -86,6 +86,7 @@ select
     validated.booked_date,
     validated.value_date,
     validated.amount,
+    validated.amount_delivered,
     validated.currency,
     validated.amount_base,
     validated.direction,

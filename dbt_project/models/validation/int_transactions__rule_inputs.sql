@@ -59,6 +59,10 @@ fx as (
     select * from {{ ref('fx_rates') }}
 ),
 
+amount_limits as (
+    select * from {{ ref('amount_limits') }}
+),
+
 inputs as (
     select
         transactions.*,
@@ -75,9 +79,13 @@ inputs as (
             when lower(transactions.transaction_type) in ('credit', 'crdt', 'charge', 'dep', 'deposit', 'int', 'div')
                 then 'in'
         end as type_direction,
+        -- the largest plausible single amount for the account (seeds/amount_limits.csv; '*' is every account's)
+        coalesce(account_limit.max_abs_amount_base, default_limit.max_abs_amount_base) as amount_limit_base,
         now() as inputs_at
     from transactions
     left join fx on fx.currency = transactions.currency
+    left join amount_limits as account_limit on account_limit.account_id = transactions.account_id
+    left join amount_limits as default_limit on default_limit.account_id = '*'
 )
 
 select * from inputs
