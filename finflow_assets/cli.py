@@ -378,6 +378,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     import getpass
 
     from .intelligence.review import DecisionError, list_queue, record_decision
+    from .sources.text_cleaning import clean_text
     from .warehouse import connect
 
     if args.action == "list":
@@ -389,13 +390,23 @@ def cmd_review(args: argparse.Namespace) -> int:
             return 0
         print(f"{'type':<15}{'item':<44}{'date':<12}{'amount':>14}  reason")
         for item in items:
-            amount = f"{item['amount']:,.2f} {item['currency'] or ''}" if item["amount"] is not None else ""
+            amount = f"{item['amount']:,} {item['currency'] or ''}" if item["amount"] is not None else ""
+            # text from a bank file never drives the terminal (escape sequences, bidi marks)
+            description = clean_text(item["description"] or "")[0][:40]
             print(
                 f"{item['item_type']:<15}{item['item_id']:<44}{str(item['booked_date'] or ''):<12}{amount:>14}  "
-                f"{(item['description'] or '')[:40]}: {item['reason']}"
+                f"{description}: {clean_text(item['reason'])[0]}"
             )
         return 0
-    decision = "approve" if args.approve else "not_anomalous" if args.not_anomalous else "recategorize"
+    decision = (
+        "approve"
+        if args.approve
+        else "not_anomalous"
+        if args.not_anomalous
+        else "keep_earlier"
+        if args.keep_earlier
+        else "recategorize"
+    )
     reviewer = args.by or os.environ.get("FINFLOW_REVIEWER") or getpass.getuser()
     try:
         with connect() as conn:
@@ -409,7 +420,9 @@ def cmd_review(args: argparse.Namespace) -> int:
     what = f" as {row['category']}" if row["category"] else ""
     print(f"decision {row['decision_id']}: {row['decision']} {row['item_type']} {row['item_id']}{what} by {reviewer}")
     if args.apply:
-        result = materialize_everything("fct_transactions*")
+        # a re-delivery decision changes which lines count: validation and everything after it
+        first = "int_transactions__rule_inputs" if row["item_type"] == "redelivery" else "fct_transactions"
+        result = materialize_everything(f"{first}*")
         return 0 if result.success else 1
     print("applied downstream by the next run (the review_decisions_sensor starts one; or pass --apply)")
     return 0
@@ -468,6 +481,8 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .intelligence.review import ITEM_TYPES
+
     parser = argparse.ArgumentParser(prog="finflow", description="FinFlow: automated finance transaction pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -527,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     review = sub.add_parser("review", help="work the review queue: list items, record decisions")
     review_sub = review.add_subparsers(dest="action", required=True)
     review_list = review_sub.add_parser("list", help="pending items with their reasons")
-    review_list.add_argument("--type", choices=("anomaly", "category", "reconciliation"))
+    review_list.add_argument("--type", choices=ITEM_TYPES)
     review_list.add_argument("--limit", type=int, default=50)
     decide = review_sub.add_parser("decide", help="record a decision on an item (a transaction id)")
     decide.add_argument("item", help="the item id (the transaction id for anomalies and categories)")
@@ -535,7 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     choice.add_argument("--approve", action="store_true", help="accept the suggested category / confirm the anomaly")
     choice.add_argument("--category", help="recategorize: the right category code")
     choice.add_argument("--not-anomalous", action="store_true", help="the flagged transaction is fine")
-    decide.add_argument("--type", choices=("anomaly", "category", "reconciliation"), help="when an item is both")
+    choice.add_argument(
+        "--keep-earlier",
+        action="store_true",
+        help="a re-delivery conflict: the earlier delivery is right (--approve takes the later one)",
+    )
+    decide.add_argument("--type", choices=ITEM_TYPES, help="when an item is both")
     decide.add_argument("--by", help="reviewer (default FINFLOW_REVIEWER or the login name)")
     decide.add_argument("--note", default="")
     decide.add_argument("--apply", action="store_true", help="rebuild fct_transactions and the queue now")

@@ -22,7 +22,14 @@ from .conditions import RETRAIN_CRON
 
 DEFAULT_MIN_DECISIONS = 25
 TRAINING = dg.AssetSelection.assets(categorizer_model, anomaly_model)
-APPLY_DECISIONS = [dg.AssetKey("fct_transactions"), review_queue.key, dg.AssetKey("category_summary")]
+# a re-delivery decision changes which lines validation lets through, so validation is part of applying decisions
+APPLY_DECISIONS = [
+    dg.AssetKey("int_transactions__rule_inputs"),
+    dg.AssetKey("int_transactions__validated"),
+    dg.AssetKey("fct_transactions"),
+    review_queue.key,
+    dg.AssetKey("category_summary"),
+]
 
 retrain_models_daily = dg.ScheduleDefinition(
     name="retrain_models_daily",

@@ -1,11 +1,13 @@
 """The review queue and reviewers' decisions (plain psycopg: the Dagster asset and ``finflow review`` call this).
 
-``review.review_queue`` is rebuilt after ``fct_transactions``: flagged anomalies still pending, categories the model
-was not sure enough of, and (when the reconciliation mart exists) unmatched or partially matched reconciliation
-items, each with a reason. ``review.review_decisions`` is append-only: one row per decision with who and when; the
-latest decision per item wins. ``fct_transactions`` applies them (a category decision is applied as ``human``; an
-anomaly marked not anomalous is no longer flagged), the next categorizer training learns from the categories and
-the anomaly model stops excluding dismissed rows from its baselines.
+``review.review_queue`` is rebuilt after ``fct_transactions``: re-delivery conflicts (a later file of an account and
+period that differs from what landed, without balances that check: ``sources/redeliveries.py``), flagged anomalies
+still pending, categories the model was not sure enough of, and (when the reconciliation mart exists) unmatched or
+partially matched reconciliation items, each with a reason. ``review.review_decisions`` is append-only: one row per
+decision with who and when; the latest decision per item wins. ``fct_transactions`` applies them (a category
+decision is applied as ``human``; an anomaly marked not anomalous is no longer flagged), the next categorizer
+training learns from the categories and the anomaly model stops excluding dismissed rows from its baselines. A
+re-delivery decision settles its conflict in ``raw._superseded`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from ..sources.raw_tables import ensure_raw_schema
+from ..sources.redeliveries import resolve
+
 REVIEW_DDL = """
 create schema if not exists review;
 create table if not exists review.review_decisions (
     decision_id bigserial primary key,
-    item_type text not null check (item_type in ('category', 'anomaly', 'reconciliation')),
+    item_type text not null constraint review_decisions_item_type_check
+        check (item_type in ('category', 'anomaly', 'reconciliation', 'redelivery')),
     item_id text not null,
     transaction_id text,
-    decision text not null check (decision in ('approve', 'recategorize', 'not_anomalous')),
+    decision text not null constraint review_decisions_decision_check
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier')),
     category text,
     reviewer text not null check (reviewer <> ''),
     decided_at timestamptz not null default now(),
@@ -29,6 +36,7 @@ create table if not exists review.review_decisions (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
+        or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
     )
 );
 create index if not exists review_decisions_item on review.review_decisions (item_type, item_id, decision_id);
@@ -51,8 +59,10 @@ create table if not exists review.review_queue (
 );
 """
 
-ITEM_TYPES = ("anomaly", "category", "reconciliation")
-DECISIONS = ("approve", "recategorize", "not_anomalous")
+ITEM_TYPES = ("redelivery", "anomaly", "category", "reconciliation")
+DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier")
+# the queue's order: money that may count twice first, then anomalies, categories, reconciliation
+_ORDER = "array['redelivery', 'anomaly', 'category', 'reconciliation']"
 RECONCILIATION = "marts.fct_reconciliation"
 QUEUE_COLUMNS = (
     "item_type",
@@ -98,8 +108,46 @@ where t.category_needs_review
 """
 
 
+_REDELIVERIES = """
+select distinct on (s.conflict_id)
+       'redelivery', s.conflict_id, s.transaction_id, s.source, s.booked_date::date, s.amount::numeric, s.currency,
+       s.description, null::float8, null::text, s.reason, null::text
+from raw._superseded s
+where s.status in ('held', 'disputed')
+  and not exists (
+      select 1 from review.review_decisions d where d.item_type = 'redelivery' and d.item_id = s.conflict_id
+  )
+order by s.conflict_id, s.side desc, s.source_row
+"""
+
+# decisions tables made before re-delivery conflicts were reviewed get the wider checks (checked first: ALTER TABLE
+# locks the table even when it changes nothing)
+_WIDEN_CHECKS = """
+alter table review.review_decisions
+    drop constraint if exists review_decisions_item_type_check,
+    drop constraint if exists review_decisions_decision_check,
+    drop constraint if exists decision_fits_item,
+    add constraint review_decisions_item_type_check
+        check (item_type in ('category', 'anomaly', 'reconciliation', 'redelivery')),
+    add constraint review_decisions_decision_check
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier')),
+    add constraint decision_fits_item check (
+        (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
+        or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
+        or (item_type = 'reconciliation' and decision = 'approve')
+        or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
+    )
+"""
+
+
 def ensure_review_tables(conn: psycopg.Connection) -> None:
     conn.execute(REVIEW_DDL)
+    narrow = conn.execute(
+        "select 1 from pg_constraint where conrelid = 'review.review_decisions'::regclass"
+        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%redelivery%%'"
+    ).fetchone()
+    if narrow:
+        conn.execute(_WIDEN_CHECKS)
 
 
 def relation_exists(conn: psycopg.Connection, name: str) -> bool:
@@ -166,7 +214,12 @@ def _reconciliation_query(conn: psycopg.Connection) -> sql.Composable | None:
 def rebuild_queue(conn: psycopg.Connection) -> dict[str, int]:
     """Replace the queue's contents with what is pending now (one transaction); returns the count per item type."""
     ensure_review_tables(conn)
-    parts: list[sql.Composable] = [sql.SQL(_ANOMALIES), sql.SQL(_CATEGORIES)]
+    ensure_raw_schema(conn)  # raw._superseded: re-delivery conflicts, recorded when files land
+    parts: list[sql.Composable] = [
+        sql.SQL("({})").format(sql.SQL(_REDELIVERIES)),
+        sql.SQL(_ANOMALIES),
+        sql.SQL(_CATEGORIES),
+    ]
     reconciliation = _reconciliation_query(conn)
     if reconciliation is not None:
         parts.append(reconciliation)
@@ -182,8 +235,8 @@ def rebuild_queue(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def list_queue(conn: psycopg.Connection, item_type: str | None = None, limit: int = 50) -> list[dict]:
-    """Pending items, highest anomaly score first, then the least confident categories, then the oldest
-    reconciliation items; items decided since the queue was built are left out."""
+    """Pending items: re-delivery conflicts, then the highest anomaly scores, the least confident categories and
+    the oldest reconciliation items; items decided since the queue was built are left out."""
     ensure_review_tables(conn)
     where = sql.SQL("where {}").format(sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id")))
     if item_type:
@@ -191,13 +244,14 @@ def list_queue(conn: psycopg.Connection, item_type: str | None = None, limit: in
     query = sql.SQL(
         """
         select {columns} from review.review_queue q {where}
-        order by array_position(array['anomaly', 'category', 'reconciliation'], q.item_type),
+        order by array_position({order}, q.item_type),
                  case when q.item_type = 'anomaly' then -q.score else q.score end nulls last, q.booked_date, q.item_id
         limit {limit}
         """
     ).format(
         columns=sql.SQL(", ").join(sql.SQL("q.{}").format(sql.Identifier(c)) for c in QUEUE_COLUMNS),
         where=where,
+        order=sql.SQL(_ORDER),
         limit=sql.Literal(int(limit)),
     )
     with conn.cursor() as cursor:
@@ -229,16 +283,20 @@ def record_decision(
     if not reviewer.strip():
         raise DecisionError("a decision needs a reviewer (--by)")
     queued = conn.execute(
-        """
-        select item_type, transaction_id, suggested_category from review.review_queue
-        where item_id = %s and item_type = coalesce(%s, item_type)
-        order by array_position(array['anomaly', 'category', 'reconciliation'], item_type)
-        """,
+        sql.SQL(
+            """
+            select item_type, transaction_id, suggested_category from review.review_queue
+            where item_id = %s and item_type = coalesce(%s, item_type)
+            order by array_position({order}, item_type)
+            """
+        ).format(order=sql.SQL(_ORDER)),
         (item_id, item_type),
     ).fetchall()
     if item_type is None:
         if decision == "not_anomalous":
             item_type = "anomaly"
+        elif decision == "keep_earlier":
+            item_type = "redelivery"
         elif decision == "recategorize":
             item_type = "category"
         elif queued:
@@ -261,14 +319,18 @@ def record_decision(
     if decision == "recategorize" and not (category or "").strip():
         raise DecisionError("recategorize needs the category (--category)")
     try:
-        row = conn.execute(
-            """
-            insert into review.review_decisions (item_type, item_id, transaction_id, decision, category, reviewer, note)
-            values (%s, %s, %s, %s, %s, %s, %s)
-            returning decision_id, item_type, item_id, transaction_id, decision, category, reviewer, decided_at
-            """,
-            (item_type, item_id, transaction_id, decision, category, reviewer, note),
-        ).fetchone()
+        with conn.transaction():  # the decision and what it settles commit together, or neither does
+            row = conn.execute(
+                """
+                insert into review.review_decisions
+                    (item_type, item_id, transaction_id, decision, category, reviewer, note)
+                values (%s, %s, %s, %s, %s, %s, %s)
+                returning decision_id, item_type, item_id, transaction_id, decision, category, reviewer, decided_at
+                """,
+                (item_type, item_id, transaction_id, decision, category, reviewer, note),
+            ).fetchone()
+            if item_type == "redelivery" and not resolve(conn, item_id, accept_later=decision == "approve"):
+                raise DecisionError(f"{item_id} is not an open re-delivery conflict")
     except psycopg.errors.CheckViolation as error:
         raise DecisionError(f"{decision} does not apply to a {item_type} item") from error
     names = ("decision_id", "item_type", "item_id", "transaction_id", "decision", "category", "reviewer", "decided_at")

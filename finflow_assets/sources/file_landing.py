@@ -26,7 +26,9 @@ from .raw_tables import (
     ensure_raw_schema,
     ensure_raw_table,
     record_statements,
+    row_hashes,
 )
+from .redeliveries import record_redelivery
 from .registry import SourceSpec
 from .text_cleaning import CleaningReport, clean_records
 
@@ -154,14 +156,19 @@ def land_bytes(conn: psycopg.Connection, spec: SourceSpec, origin: str, data: by
                 " values (%s, %s, %s, %s, 'landed', %s, %s, %s)",
                 (load_id, spec.name, origin, digest, len(records), warnings, started),
             )
-            copy_records(conn, spec.raw_table, load_id, origin, records)
+            hashes = row_hashes(records)
+            copy_records(conn, spec.raw_table, load_id, origin, records, hashes)
             record_statements(conn, load_id, spec.name, statements)
-    except psycopg.errors.UniqueViolation:
-        log.info("%s: %s was landed by a concurrent run", spec.name, origin)
-        return FileOutcome(Path(origin), "already_landed", error="landed by a concurrent run")
+            redelivered = record_redelivery(conn, spec.name, spec.raw_table, load_id, records, hashes, statements)
+            if redelivered:
+                warnings += redelivered
+                conn.execute("update raw._loads set warnings = %s where load_id = %s", (warnings, load_id))
     except psycopg.OperationalError:
         raise
     except psycopg.Error as exc:
+        if isinstance(exc, psycopg.errors.UniqueViolation) and exc.diag.constraint_name == "_loads_landed_once":
+            log.info("%s: %s was landed by a concurrent run", spec.name, origin)
+            return FileOutcome(Path(origin), "already_landed", error="landed by a concurrent run")
         row = _copy_row(exc, records)
         where = f"row {row}" if row is not None else "file"
         problem = (exc.diag.message_primary or str(exc)).strip()

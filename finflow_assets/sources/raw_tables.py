@@ -34,6 +34,27 @@ create table if not exists raw._loads (
 );
 create unique index if not exists _loads_landed_once
     on raw._loads (source, content_hash) where status = 'landed';
+create table if not exists raw._superseded (
+    transaction_id text primary key,   -- md5(source || ':' || row_hash), as staging computes it
+    source text not null,
+    conflict_id text not null,         -- one later delivery against one earlier one: what a reviewer decides
+    side text not null check (side in ('earlier', 'later')),
+    -- superseded: not money (a later delivery replaced it); held: a later line waiting for review;
+    -- disputed: an earlier line still counting while its conflict waits; kept / released: decided, counts
+    status text not null check (status in ('superseded', 'held', 'disputed', 'kept', 'released')),
+    load_id uuid not null,
+    source_row integer not null,
+    superseding_load_id uuid not null,
+    account text,
+    booked_date text,
+    amount text,
+    currency text,
+    description text,
+    reason text not null,
+    recorded_at timestamptz not null default now()
+);
+create index if not exists _superseded_recorded_at on raw._superseded (recorded_at);
+create index if not exists _superseded_conflict on raw._superseded (conflict_id);
 create table if not exists raw._statements (
     load_id uuid not null references raw._loads (load_id),
     source text not null,
@@ -83,12 +104,16 @@ def ensure_raw_table(conn: psycopg.Connection, table: str) -> None:
             );
             create index if not exists {index} on {table} (row_hash);
             -- dbt's incremental int_transactions__unioned takes new rows by load
-            create index if not exists {load_index} on {table} (load_id)
+            create index if not exists {load_index} on {table} (load_id);
+            -- a delivery without the source's own ids is compared with earlier ones over its period (redeliveries.py)
+            create index if not exists {date_index} on {table} ((record ->> 'booked_date'))
+                where record ->> 'external_id' is null
             """
         ).format(
             table=sql.Identifier(RAW_SCHEMA, table),
             index=sql.Identifier(f"{table}_row_hash"),
             load_index=sql.Identifier(f"{table}_load_id"),
+            date_index=sql.Identifier(f"{table}_booked_date"),
         )
     )
 
@@ -106,10 +131,15 @@ def row_hashes(records: Sequence[dict[str, Any]]) -> list[str]:
     seen: Counter[str] = Counter()
     hashes = []
     for record in records:
-        body = json.dumps([record.get(name) for name in _IDENTITY_FIELDS], default=str)
+        body = identity_key(record)
         seen[body] += 1
         hashes.append(hashlib.sha256(f"{body}#{seen[body]}".encode()).hexdigest())
     return hashes
+
+
+def identity_key(record: dict[str, Any]) -> str:
+    """What identifies a record's content (its identity fields as JSON): equal for the same line in two files."""
+    return json.dumps([record.get(name) for name in _IDENTITY_FIELDS], default=str)
 
 
 def already_landed(conn: psycopg.Connection, source: str, digest: str) -> bool:
@@ -125,9 +155,11 @@ def copy_records(
     load_id: str,
     origin: str,
     records: Sequence[dict[str, Any]],
+    hashes: Sequence[str] | None = None,
 ) -> int:
-    """Bulk-insert records with COPY (two orders of magnitude faster than INSERTs)."""
-    hashes = row_hashes(records)
+    """Bulk-insert records with COPY (two orders of magnitude faster than INSERTs); ``hashes`` are their
+    ``row_hashes`` when the caller has them already."""
+    hashes = row_hashes(records) if hashes is None else hashes
     statement = sql.SQL("copy {table} ({columns}) from stdin").format(
         table=sql.Identifier(RAW_SCHEMA, table), columns=sql.SQL(", ").join(map(sql.Identifier, _RAW_COLUMNS))
     )

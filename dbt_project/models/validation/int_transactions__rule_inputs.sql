@@ -13,11 +13,19 @@
     post_hook="{{ analyze_after_build('inputs_at') }}",
 ) }}
 {%- set deduplicated = ref('int_transactions__deduplicated') %}
+{#- what landing decided about corrected re-deliveries (finflow_assets/sources/redeliveries.py), per transaction -#}
+{%- set superseded = 'raw._superseded' %}
 with
 {%- if is_incremental() %}
 changed as (
     select transaction_id, source, source_file from {{ deduplicated }}
     where {{ changed_since_last_build('deduplicated_at', 'inputs_at') }}
+    union
+    -- rows a later delivery superseded or put in conflict, or a reviewer's decision settled (written outside dbt)
+    select deduplicated.transaction_id, deduplicated.source, deduplicated.source_file
+    from {{ superseded }} as superseded
+    inner join {{ deduplicated }} as deduplicated on deduplicated.transaction_id = superseded.transaction_id
+    where {{ changed_since_last_build('superseded.recorded_at', 'inputs_at', var('late_arrival_window')) }}
 ),
 
 balance_partitions as (
@@ -81,11 +89,16 @@ inputs as (
         end as type_direction,
         -- the largest plausible single amount for the account (seeds/amount_limits.csv; '*' is every account's)
         coalesce(account_limit.max_abs_amount_base, default_limit.max_abs_amount_base) as amount_limit_base,
+        -- a later delivery of the same account and period replaced this line (superseded) or differs from it
+        -- without balances that check (held: the later line waits for a reviewer; disputed: the earlier one counts)
+        superseded.status as redelivery_status,
+        superseded.reason as redelivery_reason,
         now() as inputs_at
     from transactions
     left join fx on fx.currency = transactions.currency
     left join amount_limits as account_limit on account_limit.account_id = transactions.account_id
     left join amount_limits as default_limit on default_limit.account_id = '*'
+    left join {{ superseded }} as superseded on superseded.transaction_id = transactions.transaction_id
 )
 
 select * from inputs
