@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -13,6 +12,7 @@ from ..resources import DataFolderResource, WarehouseResource, retry_if_the_data
 from .catalog import REPORTS, ReportSpec
 from .charts import bar_chart, pivot
 from .files import markdown_table, write_csv, write_html
+from .metadata import metadata_value
 
 
 def rebuild_table(conn: psycopg.Connection, spec: ReportSpec) -> None:
@@ -30,24 +30,6 @@ def headline(conn: psycopg.Connection, spec: ReportSpec) -> dict[str, Any]:
     cursor = conn.execute(sql.SQL(spec.headline_sql))
     row = cursor.fetchone() or ()
     return dict(zip((column.name for column in cursor.description or ()), row, strict=False))
-
-
-def _metadata_value(value: Any) -> Any:
-    """Dagster metadata for a headline figure: numbers stay numbers only where a float holds them exactly (money
-    that a float would round, e.g. 1e15 + 0.13, is shown as its exact decimal text)."""
-    if isinstance(value, bool) or value is None:
-        return dg.MetadataValue.text(str(value))
-    if isinstance(value, Decimal):
-        if value == value.to_integral_value() and abs(value) < 2**53:
-            return dg.MetadataValue.int(int(value))
-        if Decimal(repr(float(value))) == value:
-            return dg.MetadataValue.float(float(value))
-        return dg.MetadataValue.text(format(value, "f"))
-    if isinstance(value, int):
-        return dg.MetadataValue.int(value)
-    if isinstance(value, float):
-        return dg.MetadataValue.float(value)
-    return dg.MetadataValue.text(str(value))
 
 
 def build_report(conn: psycopg.Connection, spec: ReportSpec, folder) -> dict[str, Any]:
@@ -68,7 +50,7 @@ def build_report(conn: psycopg.Connection, spec: ReportSpec, folder) -> dict[str
         folder / f"{spec.name}.html", spec.title, columns, rows, spec.description, headline=figures, charts=charts
     )
     return {
-        **{key: _metadata_value(value) for key, value in figures.items()},
+        **{key: metadata_value(value) for key, value in figures.items()},
         "rows": dg.MetadataValue.int(len(rows)),
         "csv": dg.MetadataValue.path(str(csv_path)),
         "html": dg.MetadataValue.path(str(html_path)),
