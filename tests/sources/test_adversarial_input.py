@@ -110,13 +110,15 @@ def test_a_page_with_a_nul_lands_through_the_same_write_path(db, tmp_path, monke
     from .test_api_server import make_objects
 
     objects = make_objects("billing", 5)
-    objects[2]["description"] = "INVOICE\x00 42\x1b[2J"
+    objects[2]["reference"] = "INVOICE\x00 42\x1b[2J"  # the remittance text, the description it lands as
     append_jsonl(tmp_path, "billing", objects)
     with serve(tmp_path) as server:
         spec = isolated_api("billing", server, monkeypatch)
         report = pull(db, spec)
         assert report.rows_landed == 5 and not report.quarantined
         assert sum(landed_ids(db, spec).values()) == 5
+        query = f"select record->>'description' from raw.{spec.raw_table} where record::text like %s"
+        assert db.execute(query, ("%INVOICE%",)).fetchall() == [("INVOICE 42 [2J",)]
 
 
 # ----------------------------------------------------------------------------------------- 2. unreadable names
@@ -276,9 +278,15 @@ def test_no_float_on_the_report_writers_money_path():
 # ----------------------------------------------------------------------------------------- the fuzz test
 
 FILE_SOURCES = sorted({spec.name for spec in SOURCES if spec.kind == "file_drop"})
-HOSTILE = st.binary(max_size=600) | st.text(
-    alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=200
-).map(lambda text: (HEADER + "10/01/2026," + text + ",1.00,,1.00\r\n").encode("utf-8", "surrogatepass"))
+# bytes of any kind, and a well-formed export whose description mixes any characters with the ones that broke
+# landing before (NUL, escape, bell, bidi override, lone surrogate)
+NASTY = st.sampled_from(["\x00", "\x1b[31m", "\x07", "\u202e", "\ud800", "\r", "\x85", "\ufeff"])
+DESCRIPTIONS = st.lists(NASTY | st.characters(min_codepoint=0, max_codepoint=0x2FFF), min_size=1, max_size=40).map(
+    "".join
+)
+HOSTILE = st.binary(max_size=600) | DESCRIPTIONS.map(
+    lambda text: f"{HEADER}10/01/2026,{text.replace(',', ' ')}\x00,1.00,,1.00\r\n".encode("utf-8", "surrogatepass")
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
