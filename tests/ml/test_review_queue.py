@@ -59,7 +59,8 @@ def _queue(conn) -> dict[tuple[str, str], dict]:
 
 def test_queue_holds_anomalies_and_unsure_categories_with_reasons(review_db):
     counts = rebuild_queue(review_db)
-    assert counts == {"anomaly": 1, "category": 1, "reconciliation": 0}  # no reconciliation mart: still works
+    # no reconciliation mart and no re-delivery conflict: still works
+    assert counts == {"redelivery": 0, "anomaly": 1, "category": 1, "reconciliation": 0}
     queue = _queue(review_db)
     assert set(queue) == {("anomaly", "t-odd"), ("category", "t-unsure")}
     assert "first payment" in queue[("anomaly", "t-odd")]["reason"]
@@ -89,7 +90,7 @@ def test_decisions_are_recorded_with_who_and_when_and_leave_the_queue(review_db)
     dismissed = record_decision(review_db, "t-odd", "not_anomalous", "bob", note="known new supplier")
     assert dismissed["item_type"] == "anomaly" and dismissed["transaction_id"] == "t-odd"
     assert _queue(review_db) == {}  # decided items leave the queue at once, before it is rebuilt
-    assert rebuild_queue(review_db) == {"anomaly": 0, "category": 0, "reconciliation": 0}
+    assert rebuild_queue(review_db) == {"redelivery": 0, "anomaly": 0, "category": 0, "reconciliation": 0}
     # any transaction's category can be corrected, queued or not
     fixed = record_decision(review_db, "t-ok", "recategorize", "alice", category="refund_chargeback")
     assert fixed["item_type"] == "category" and fixed["category"] == "refund_chargeback"
@@ -124,7 +125,13 @@ def test_review_decisions_sensor_applies_new_decisions_and_retrains_after_enough
     record_decision(review_db, "t-unsure", "approve", "alice")
     first = evaluate(None)
     assert [sorted(k.to_user_string() for k in r.asset_selection) for r in first.run_requests] == [
-        ["category_summary", "fct_transactions", "review_queue"]
+        [
+            "category_summary",
+            "fct_transactions",
+            "int_transactions__rule_inputs",  # a re-delivery decision changes what validation lets through
+            "int_transactions__validated",
+            "review_queue",
+        ]
     ]
     record_decision(review_db, "t-odd", "not_anomalous", "bob")
     second = evaluate(first.cursor)
