@@ -186,7 +186,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     folder = paths().ensure().landing_for(spec.name)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    shutil.copy2(source_path, folder / source_path.name)
+    shutil.copyfile(source_path, folder / source_path.name)  # the data folder's own mode (0600), not the source's
     result = materialize_everything(f"{spec.asset_name}*")
     for event in result.get_asset_materialization_events():
         if event.asset_key.to_user_string() == spec.asset_name:

@@ -7,6 +7,7 @@ mid-file leaves nothing behind and a rerun lands it whole. A file that cannot be
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import re
@@ -266,4 +267,6 @@ def _move(path: Path, folder: Path) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         target = folder / f"{path.stem}.{stamp}{path.suffix}"
     shutil.move(str(path), target)
+    with contextlib.suppress(OSError):  # statements are private to the data folder's owner (another user's drop may
+        target.chmod(0o600)  # not be ours to change; its folder is 0700 all the same)
     return target
