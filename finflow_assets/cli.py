@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -428,6 +430,23 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt(args: argparse.Namespace) -> int:
+    """dbt on FinFlow's warehouse (the ``dev`` target unless ``--target``), through ``finflow-dbt``: one writing
+    build at a time (an advisory lock), the project and profile of the checkout."""
+    from .settings import DBT_PROJECT_DIR
+    from .transform.project import dbt_executable
+    from .warehouse import connection
+
+    env = {**os.environ, **connection.dbt_env()}
+    env.pop("FINFLOW_DBT_SERVER", None)  # a run's warm dbt belongs to that run
+    # its own target folder: the manifest FinFlow's runs start from (target/) stays the prod one
+    env.setdefault("DBT_TARGET_PATH", "target/by-hand")
+    command = [dbt_executable(), *args.dbt_args]
+    if not any(a in ("--project-dir", "--profiles-dir") for a in args.dbt_args):
+        command += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return subprocess.run(command, env=env, check=False).returncode
+
+
 def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str], Path | None]:
     """The command (and working directory) that serves the Dagster UI over FinFlow's workspace: ``dagster dev``
     (webserver plus the daemon that runs schedules and sensors), or with ``daemon=False`` the webserver alone."""
@@ -447,7 +466,67 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _use_dagster_home()
     command, cwd = ui_command(args.host, args.port)
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)")
-    return subprocess.call(command, cwd=cwd)
+    return supervise(command, cwd=cwd)
+
+
+def supervise(command: list[str], *, cwd: Path | None = None, grace: float = 7.0) -> int:
+    """Run a server command until it ends or FinFlow is told to stop (Ctrl-C, SIGTERM, SIGHUP); then stop it and
+    every process it started within ``grace`` seconds.
+
+    ``dagster dev`` shuts its webserver, daemon and code server down on SIGINT but not always promptly, and a
+    SIGTERM to FinFlow alone would leave all of them running: so the command runs in a session of its own, gets
+    SIGINT, and whatever of it is still alive after the grace period is killed, children first collected.
+    """
+    import signal
+
+    import psutil
+
+    process = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while process.poll() is None and not stopping.wait(0.2):
+            pass
+        if process.poll() is not None:
+            return process.returncode
+        family = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(recursive=True))]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(psutil.pid_exists(pid) and _alive(pid) for pid in family):
+            time.sleep(0.1)
+        family += [c.pid for pid in family if _alive(pid) for c in _children(pid)]
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=5)
+        print("stopped")
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _children(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
@@ -560,6 +639,14 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--note", default="")
     decide.add_argument("--apply", action="store_true", help="rebuild fct_transactions and the queue now")
     review.set_defaults(func=cmd_review)
+
+    dbt = sub.add_parser(
+        "dbt",
+        help="dbt on FinFlow's warehouse: your own dev schemas by default, one writing build at a time",
+        description="Runs dbt's CLI with FinFlow's connection; everything after 'dbt' goes to dbt unchanged.",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments, e.g. build --select x+")
+    dbt.set_defaults(func=cmd_dbt)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))

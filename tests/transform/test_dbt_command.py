@@ -117,3 +117,20 @@ def test_a_writing_dbt_waits_for_the_one_already_running(db):
     _, stderr = waiting.communicate(timeout=120)
     assert "waiting for it" in stderr
     assert waiting.returncode != 0  # dbt itself ran after the lock: it does not know the macro
+
+
+def test_an_analysts_dbt_builds_their_own_schemas_not_finflows(finflow_home, monkeypatch, capfd):
+    from finflow_assets.cli import main
+    from finflow_assets.resources import WarehouseResource
+    from finflow_assets.transform.assets import prepare_warehouse
+    from finflow_assets.warehouse import connect
+    from tests.conftest import fresh_database
+
+    monkeypatch.setenv("USER", "alice")
+    with fresh_database("test_dev_target"):
+        prepare_warehouse(WarehouseResource())
+        assert main(["dbt", "build", "--select", "stg_bank_operating__transactions", "currencies"]) == 0
+        with connect() as conn:
+            schemas = {row[0] for row in conn.execute("select nspname from pg_namespace").fetchall()}
+    assert {"dbt_alice_staging", "dbt_alice_reference"} <= schemas
+    assert "staging" not in schemas and "reference" not in schemas  # FinFlow's own (prod) schemas untouched
