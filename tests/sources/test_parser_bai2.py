@@ -28,12 +28,20 @@ EXPECTED: dict[str, tuple[int, int, int, int, set[str | None]]] = {
 }
 
 
+# Per-file source options: Goldman-style files carry 49 trailer totals that match no sum of their amounts
+OPTIONS: dict[str, dict[str, object]] = {
+    "sample4_continuations__moov.bai": {"verify_control_totals": False},
+    "sample5_issue113__moov.bai": {"verify_control_totals": False},
+}
+DEVIATIONS = Path(__file__).parent / "deviations"
+
+
 def _read(shared_fixtures: Path, name: str) -> bytes:
     return (shared_fixtures / "bai2" / name).read_bytes()
 
 
 def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
-    return parse_bai2(_read(shared_fixtures, name), name, {})
+    return parse_bai2(_read(shared_fixtures, name), name, OPTIONS.get(name, {}))
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
@@ -110,6 +118,34 @@ def test_goldman_style_continuations(shared_fixtures: Path) -> None:
     issue113 = _parse(shared_fixtures, "sample5_issue113__moov.bai")
     assert issue113.records[2]["reference"] == "AB/GS/RPFILERP0001/RPBA0001"
     assert any("88:EREF: 07370568132" in (r["description"] or "") for r in issue113.records)  # kept, not dropped
+
+
+def test_svb_extra_empty_field_is_read_with_a_warning() -> None:
+    """Silicon Valley Bank ends each 03/88 record with one empty field too many (``015,35217175,,,/``); the bai2
+    library reads its 2 transactions, and so do we, with a warning instead of a quarantine."""
+    parsed = parse_bai2((DEVIATIONS / "svb_us_example__moj-bai2.bai2").read_bytes(), "svb.bai2", {})
+    assert [(r["row"], r["amount"], r["booked_date"]) for r in parsed.records] == [
+        (7, "4901.96", "2022-02-01"),
+        (16, "9058.00", "2022-02-02"),
+    ]
+    assert parsed.records[0]["description"] == "SOME PAYMENT ACH OFFSET"
+    # the summaries line up again: opening 010 + the credit = closing 015 on both days
+    for statement, record in zip(parsed.statements, parsed.records, strict=True):
+        opening, closing = Decimal(statement["opening_balance"]), Decimal(statement["closing_balance"])
+        assert opening + Decimal(record["amount"]) == closing
+    assert parsed.warnings == [
+        "row 3: 03 record: extra empty field before the record end ignored (Silicon Valley Bank style) (and 4 more)"
+    ]  # 5 records
+
+
+def test_control_total_mismatch_quarantines(shared_fixtures: Path) -> None:
+    """A 49 control total that is not the sum of the account's amounts means a lost or garbled amount."""
+    error = _error(SAMPLE.replace("16,195,10000,", "16,195,1000,").encode())
+    assert error.row == 7 and "control total 200000" in str(error) and "amounts 191000" in str(error)
+    error = _error(_read(shared_fixtures, "sample4_continuations__moov.bai"))
+    assert error.row == 22 and "control total -1260161341762" in str(error)
+    unchecked = parse_bai2(SAMPLE.replace("49,200000,", "49,,").encode(), "s.bai", {})
+    assert unchecked.warnings == ["row 7: 49 account trailer has no control total; amounts not cross-checked"]
 
 
 SAMPLE = (
