@@ -394,7 +394,6 @@ def parse_bai2(data: bytes, filename: str, options: Mapping[str, Any]) -> Parsed
                     f"49 trailer counts {count_text} records for account {account.account}, "
                     f"{account.physical} were read (records missing?)",
                 )
-            _check_control_total(account, fields[0].strip() if fields else "", filename, record.line, options, result)
             opening, closing = account.summaries.get("010"), account.summaries.get("015")
             base_id = f"{account.account}:{group['as_of']}"
             seen_ids[base_id] = seen_ids.get(base_id, 0) + 1
@@ -412,6 +411,8 @@ def parse_bai2(data: bytes, filename: str, options: Mapping[str, Any]) -> Parsed
                 detail_index += 1
                 row = detail_index if by_index else detail.line
                 result.records.append(_detail(detail, row, account, statement, group["as_of"], options, filename))
+            # after the details, so that an unreadable amount is reported on its own row
+            _check_control_total(account, fields[0].strip() if fields else "", filename, record.line, options, result)
             account = None
         elif record.code == "98":
             if group is None:
