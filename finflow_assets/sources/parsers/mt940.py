@@ -121,7 +121,7 @@ def _decode(data: bytes, file: str, options: Mapping[str, Any]) -> str:
     return best[1]
 
 
-def _tokenize(text: str, file: str) -> list[_Block]:
+def _tokenize(text: str, file: str, parsed: ParsedFile) -> list[_Block]:
     """Split the text into statement blocks of tags, remembering each tag's line number."""
     blocks: list[_Block] = []
     current: _Tag | None = None
@@ -162,7 +162,8 @@ def _tokenize(text: str, file: str) -> list[_Block]:
             blocks[-1].tags.append(current)
         elif current is not None:
             current.lines.append(line)
-        # else: text outside any tag (preamble, bank headers between messages) carries no data
+        elif stripped:  # text outside any tag (preamble, bank headers between messages) carries no data
+            parsed.warn(number, "text outside any tag ignored (bank preamble or header line)")
     if open_message is not None:
         raise ParseError(file, open_message, "SWIFT message is not terminated by '-}' (truncated?)")
     return blocks
@@ -291,9 +292,12 @@ def _transaction(
     non_swift: list[str],
     statement: Mapping[str, Any],
     file: str,
+    parsed: ParsedFile,
 ) -> Record:
     row = tag.line
     groups, is_asn_layout = _match_statement_line(tag, file)
+    if is_asn_layout:
+        parsed.warn(row, ":61: in the de Volksbank layout (counter IBAN where the 16-character reference goes)")
     value_day = _date(
         _two_digit_year(groups["year"]), int(groups["month"]), int(groups["day"]), file, row, ":61: value date"
     )
@@ -365,7 +369,9 @@ def _transaction(
     )
 
 
-def _statement(block: _Block, file: str, seen_ids: dict[str, int]) -> tuple[dict[str, Any], list[Record]]:
+def _statement(
+    block: _Block, file: str, seen_ids: dict[str, int], parsed: ParsedFile
+) -> tuple[dict[str, Any], list[Record]]:
     first: dict[str, _Tag] = {}
     for tag in block.tags:
         first.setdefault(tag.tag, tag)
@@ -378,6 +384,8 @@ def _statement(block: _Block, file: str, seen_ids: dict[str, int]) -> tuple[dict
     is_interim = any(tag in first for tag in ("13D", "13", "34F", "90C", "90D"))
     if opening_tag is None and not is_interim:
         raise ParseError(file, block.line, "statement has no opening balance (:60F:/:60M:)")
+    if closing_tag is None and not is_interim:
+        parsed.warn(block.line, "statement has no closing balance (:62F:/:62M:); its balance is not checked")
     opening = _balance(opening_tag, file) if opening_tag else None
     closing = _balance(closing_tag, file) if closing_tag else None
     currency = (opening or closing or (None, None, None))[2]
@@ -411,7 +419,7 @@ def _statement(block: _Block, file: str, seen_ids: dict[str, int]) -> tuple[dict
         while index < len(block.tags) and block.tags[index].tag in {"86", "NS"}:
             (details if block.tags[index].tag == "86" else non_swift).extend(block.tags[index].lines)
             index += 1
-        records.append(_transaction(tag, details, non_swift, statement, file))
+        records.append(_transaction(tag, details, non_swift, statement, file, parsed))
     return statement, records
 
 
@@ -420,13 +428,13 @@ def parse_mt940(data: bytes, filename: str, options: Mapping[str, Any]) -> Parse
     if not data.strip():
         raise ParseError(filename, None, "empty file")
     text = _decode(data, filename, options)
-    blocks = _tokenize(text, filename)
+    result = ParsedFile()
+    blocks = _tokenize(text, filename, result)
     if not blocks:
         raise ParseError(filename, None, "no MT940 tags found (expected ':20:', ':25:', ':61:'...)")
-    result = ParsedFile()
     seen_ids: dict[str, int] = {}
     for block in blocks:
-        statement, records = _statement(block, filename, seen_ids)
+        statement, records = _statement(block, filename, seen_ids, result)
         result.statements.append(statement)
         result.records.extend(records)
     return result
