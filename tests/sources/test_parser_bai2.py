@@ -256,3 +256,38 @@ def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
             parse_bai2(bytes(data), "mutated", {})
         except ParseError:
             pass
+
+
+# Reduced from files quoted in the bai2 library's issue tracker (their records verbatim; 49/98/99 trailers added
+# with the control totals the spec defines). The library fails on both; no warning is due, they follow the spec.
+ISSUE_14 = (  # ministryofjustice/bai2#14: records padded to 80 columns, '+' zero-padded amounts, 03 item split
+    "01,021000018,55287,051025,0600,1,80,080,2/                                      \n"
+    "02,55287,021000018,1,051022,0000,,/                                             \n"
+    "03,0101999999,,015,+00000004060801,,,045,+00000003836014,,,100,+00000001589285/ \n"
+    "88,00008,,400,+00000001831945,00002,,040,+00000004059283,,/                     \n"
+    "16,175,000000000346685,Z,00087829876,Miami/                                \n"
+    "88,DEPOSIT LOCATION, ITEM COUNT 00004/                                          \n"
+    "16,175,000000000336375,Z,00088137654,Fort Lauderdale/                                \n"
+    "88,DEPOSIT LOCATION, ITEM COUNT 00008/                                          \n"
+    "49,16060388,6/\n98,16060388,1,8/\n99,16060388,1,10/\n"
+)
+ISSUE_50 = (  # ministryofjustice/bai2#50: the 045 code ends the 03, its amount starts the 88
+    "01,X,Y,240101,0000,1,,,2/\n02,Y,X,1,240101,,USD,2/\n"
+    "03,01894102469,USD,010,4764927,,,015,4626045,,,022,0,,,040,4626045,,,045/       \n"
+    "88,4626045,,,072,0,,,074,0,,,076,0,,,100,0,,,400,138882,,/                      \n"
+    "16,475,138882,Z,BR1,,CHECK PAID/\n49,18920826,4/\n98,18920826,1,6/\n99,18920826,1,8/\n"
+)
+
+
+def test_library_issue_files() -> None:
+    parsed = parse_bai2(ISSUE_14.encode(), "issue14.bai", {})
+    assert [(r["amount"], r["reference"]) for r in parsed.records] == [
+        ("3466.85", "Miami"),
+        ("3363.75", "Fort Lauderdale"),
+    ]
+    assert parsed.records[0]["description"] == "DEPOSIT LOCATION, ITEM COUNT 00004"  # a comma in the text is text
+    assert parsed.statements[0]["closing_balance"] == "40608.01" and not parsed.warnings
+    parsed = parse_bai2(ISSUE_50.encode(), "issue50.bai", {})
+    statement = parsed.statements[0]
+    assert (statement["opening_balance"], statement["closing_balance"]) == ("47649.27", "46260.45")
+    assert [r["amount"] for r in parsed.records] == ["-1388.82"] and not parsed.warnings
