@@ -317,3 +317,34 @@ def test_accepted_deviations_are_warned(shared_fixtures: Path, name: str) -> Non
     parsed = _parse(shared_fixtures, name)
     assert parsed.warnings == WARNINGS[name]
     assert len(parsed.records) == EXPECTED[name][2]
+
+
+@pytest.mark.parametrize(
+    ("line", "amount", "reference", "bank_reference", "supplementary"),
+    [
+        # wolph/mt940#117 (Wise): supplementary details longer than the 34 characters SWIFT allows
+        (
+            ":61:250107C0,92FMSCNONREF\nBALANCE_CASHBACK-510151a4-4ead-46c5-05ab-99b88521063c",
+            "0.92",
+            None,
+            None,
+            "BALANCE_CASHBACK-510151a4-4ead-46c5-05ab-99b88521063c",
+        ),
+        # wolph/mt940#99 (Belgian bank): '/' inside the customer reference, bank reference after '//'
+        (
+            ":61:2212191220C119,NMSC341241773/1XXXXX//O/341241774\nPaiement",
+            "119",
+            "341241773/1XXXXX",
+            "O/341241774",
+            "Paiement",
+        ),
+    ],
+)
+def test_statement_lines_from_the_library_issue_tracker(
+    line: str, amount: str, reference: str | None, bank_reference: str | None, supplementary: str
+) -> None:
+    """:61: lines quoted in the mt-940 library's issues (where its pattern failed), in a minimal statement."""
+    doc = f":20:X\n:25:NL00TEST0123456789\n:28C:1\n:60F:C220101EUR0,00\n{line}\n:86:text\n:62F:C220101EUR0,00\n"
+    (record,) = parse_mt940(doc.encode(), "issue.sta", {}).records
+    assert (record["amount"], record["reference"], record["external_id"]) == (amount, reference, bank_reference)
+    assert record["extra"]["supplementary_details"] == supplementary
