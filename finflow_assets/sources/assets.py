@@ -86,9 +86,7 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             if exc.status not in (401, 403):
                 raise
             # a refused key does not get better in a minute: fail now, without Dagster's retry
-            raise dg.Failure(
-                description=f"{exc} — check FINFLOW_{spec.name.upper()}_API_KEY", allow_retries=False
-            ) from exc
+            raise dg.Failure(description=f"{exc} — check {spec.api.auth.describe()}", allow_retries=False) from exc
         context.log.info(
             f"{spec.name}: {report.rows_landed} rows landed from {report.pages} pages "
             f"({report.rows_skipped_existing} already landed, {report.retries} retries)"

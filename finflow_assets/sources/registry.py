@@ -16,14 +16,57 @@ from typing import Any, Literal
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+AuthScheme = Literal["bearer", "stripe", "paypal_oauth2", "adyen"]
+
+# credential role -> the suffix of its environment variable (after FINFLOW_<SOURCE>)
+CREDENTIAL_SUFFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "key": "_API_KEY",
+        "account": "_ACCOUNT",
+        "client_id": "_CLIENT_ID",
+        "client_secret": "_CLIENT_SECRET",
+        "username": "_USERNAME",
+        "password": "_PASSWORD",
+    }
+)
+# scheme -> credential roles it reads (see connectors/auth.py for how each is sent)
+SCHEME_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "bearer": ("key",),  # Authorization: Bearer <key> (the internal systems)
+        "stripe": ("key", "account"),  # secret sk_ or restricted rk_ key; optional Stripe-Account header
+        "paypal_oauth2": ("client_id", "client_secret"),  # OAuth2 client credentials -> short-lived Bearer tokens
+        "adyen": ("key", "username", "password"),  # X-API-Key header, or basic auth (report user)
+    }
+)
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """How an API source authenticates: a scheme and the environment variables holding its credentials."""
+
+    scheme: AuthScheme
+    env: Mapping[str, str]  # credential role -> environment variable name
+
+    @classmethod
+    def named(cls, scheme: AuthScheme, prefix: str) -> AuthSpec:
+        """The scheme's variables named ``<prefix><suffix>``, e.g. ``FINFLOW_PAYPAL_CLIENT_ID``."""
+        return cls(
+            scheme, MappingProxyType({role: prefix + CREDENTIAL_SUFFIXES[role] for role in SCHEME_ROLES[scheme]})
+        )
+
+    def describe(self) -> str:
+        """The variables to check, for error messages (names only, never values)."""
+        return " / ".join(self.env.values())
+
+
 @dataclass(frozen=True)
 class ApiSpec:
-    """How an API source is pulled. URLs and keys come from the environment, never from code."""
+    """How an API source is pulled. URLs and credentials come from the environment, never from code."""
 
     path: str  # endpoint path under the base URL
     pagination: Literal["cursor", "date_window", "report_download"]
     base_url_env: str  # e.g. FINFLOW_STRIPE_API_URL
-    token_env: str  # e.g. FINFLOW_STRIPE_API_KEY (sent as a Bearer token)
+    auth: AuthSpec
     page_size: int = 100
     window: timedelta = timedelta(days=7)  # date_window: the span of one request
     # re-read this much before the watermark on each pull, to catch late-arriving records; rows already landed
@@ -63,9 +106,9 @@ class SourceSpec:
         return self.name
 
 
-def _api(name: str, path: str, pagination: str, **kwargs: Any) -> ApiSpec:
-    upper = name.upper()
-    return ApiSpec(path, pagination, f"FINFLOW_{upper}_API_URL", f"FINFLOW_{upper}_API_KEY", **kwargs)  # type: ignore[arg-type]
+def _api(name: str, path: str, pagination: str, auth: AuthScheme = "bearer", **kwargs: Any) -> ApiSpec:
+    prefix = f"FINFLOW_{name.upper()}"
+    return ApiSpec(path, pagination, f"{prefix}_API_URL", AuthSpec.named(auth, prefix), **kwargs)  # type: ignore[arg-type]
 
 
 SOURCES: tuple[SourceSpec, ...] = (
@@ -127,7 +170,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         format="stripe_json",
         description="Stripe balance transactions (charges, refunds, fees, payouts), pulled in cursor pages.",
         expected_every=timedelta(hours=1),
-        api=_api("stripe", "/v1/balance_transactions", "cursor"),
+        api=_api("stripe", "/v1/balance_transactions", "cursor", auth="stripe"),
     ),
     SourceSpec(
         name="paypal",
@@ -136,7 +179,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         format="paypal_json",
         description="PayPal Transaction Search, pulled in date windows.",
         expected_every=timedelta(hours=1),
-        api=_api("paypal", "/v1/reporting/transactions", "date_window", window=timedelta(days=1)),
+        api=_api("paypal", "/v1/reporting/transactions", "date_window", auth="paypal_oauth2", window=timedelta(days=1)),
     ),
     SourceSpec(
         name="adyen",
@@ -144,7 +187,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         kind="api",
         format="adyen_settlement_csv",
         description="Adyen settlement details reports, downloaded over HTTP when a new batch is published.",
-        api=_api("adyen", "/reports", "report_download"),
+        api=_api("adyen", "/reports", "report_download", auth="adyen"),
     ),
     SourceSpec(
         name="billing",
