@@ -23,6 +23,7 @@ from tests.sources import (
     test_parser_bai2,
     test_parser_bank_csv,
     test_parser_camt053,
+    test_parser_ecb_rates,
     test_parser_mt940,
     test_parser_ofx,
     test_parser_paypal,
@@ -49,6 +50,7 @@ FORMATS: dict[str, tuple[str, Mapping[str, Mapping[str, Any]], Callable[[], dict
     ),
     "stripe": ("stripe_json", {}, lambda: {n: e[0] for n, e in test_parser_stripe.EXPECTED.items()}),
     "adyen": ("adyen_settlement_csv", {}, lambda: {n: len(e) for n, e in test_parser_adyen.EXPECTED.items()}),
+    "ecb": ("ecb_rates_csv", {}, lambda: dict(test_parser_ecb_rates.EXPECTED)),
 }
 
 # file -> (reference library, transactions it reads)
@@ -179,6 +181,7 @@ DOCUMENTED: dict[str, tuple[int | None, str, str]] = {
 def _files(shared_fixtures: Path) -> list[tuple[str, Path]]:
     found = [(folder, path) for folder in FORMATS for path in sorted((shared_fixtures / folder).glob("*"))]
     found += [("bai2", path) for path in sorted(DEVIATIONS.glob("*.bai2"))]
+    found += [("ecb", path) for path in sorted(DEVIATIONS.glob("eurofxref*.csv"))]
     return [(folder, path) for folder, path in found if path.is_file()]
 
 
