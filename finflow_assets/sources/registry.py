@@ -89,6 +89,8 @@ class SourceSpec:
     # how often a delivery is expected; a longer silence fails the source's freshness check
     expected_every: timedelta = timedelta(days=1)
     api: ApiSpec | None = None
+    # file drops: an optional environment variable with a URL the file can also be fetched from (the ECB's zip)
+    download_url_env: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -252,7 +254,23 @@ SOURCES: tuple[SourceSpec, ...] = (
     ),
 )
 
-SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in SOURCES}
+# Reference data landed like the sources above (file drop, raw.<name>, load journal) but holding no transactions:
+# dbt reads them for conversions, they are not in the transaction union (dbt var finflow_sources).
+REFERENCE_SOURCES: tuple[SourceSpec, ...] = (
+    SourceSpec(
+        name="fx_rates_ecb",
+        system="ECB euro reference rates",
+        kind="file_drop",
+        format="ecb_rates_csv",
+        description="The ECB's euro foreign exchange reference rates (eurofxref.csv daily, eurofxref-hist.csv "
+        "history): transactions convert to the base currency at their booking day's rate.",
+        file_patterns=("eurofxref*.csv", "*.csv", "*.zip"),
+        expected_every=timedelta(days=4),  # TARGET business days: none on weekends and Easter
+        download_url_env="FINFLOW_FX_RATES_ECB_URL",
+    ),
+)
+
+SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in (*SOURCES, *REFERENCE_SOURCES)}
 
 
 def get_source(name: str) -> SourceSpec:

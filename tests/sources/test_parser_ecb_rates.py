@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,12 @@ def test_not_a_rates_file_and_empty_days() -> None:
             parse_ecb_rates(data, "x.csv", {})
     parsed = parse_ecb_rates(b"Date,USD,JPY,\n2024-01-02,1.0956,155.71,\n2024-01-01,N/A,N/A,\n", "x.csv", {})
     assert len(parsed.records) == 2 and parsed.warnings == ["row 3: a day without any published rate, skipped"]
+
+
+def test_the_published_zip_is_read() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("eurofxref.csv", (DEVIATIONS / DAILY).read_bytes())
+    assert parse_ecb_rates(buffer.getvalue(), "eurofxref.zip", {}) == _parse(DAILY)
+    with pytest.raises(ParseError, match="broken zip"):
+        parse_ecb_rates(buffer.getvalue()[:60], "eurofxref.zip", {})

@@ -3,7 +3,8 @@
 The ECB publishes the rates as ``eurofxref.csv`` (today: ``Date, USD, JPY, ...,`` then ``25 January 2018, 1.2407,
 ...,`` with spaces after the commas) and ``eurofxref-hist.csv`` (every day since 1999, newest first, ISO dates,
 ``N/A`` where a currency has no rate that day, e.g. CYP after 2007). Both end each line with a comma. The files are
-the zips' contents at https://www.ecb.europa.eu/stats/eurofxref/ (``eurofxref.zip``, ``eurofxref-hist.zip``).
+the zips' contents at https://www.ecb.europa.eu/stats/eurofxref/ (``eurofxref.zip``, ``eurofxref-hist.zip``); the
+zip itself is read too (its one CSV member).
 
 Record: ``booked_date`` the rate's day, ``currency`` the quoted currency, ``amount`` the rate (units of the currency
 per 1 EUR, as published, never rounded), ``transaction_type`` ``ecb_reference_rate``, ``external_id``
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -28,6 +30,7 @@ from .base import ParsedFile, ParseError, make_record
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _NO_RATE = {"N/A", ""}
+MAX_UNZIPPED = 64 * 1024 * 1024  # the full history since 1999 is ~1.2 MB
 
 
 def _day(text: str, file: str, row: int) -> str:
@@ -40,10 +43,26 @@ def _day(text: str, file: str, row: int) -> str:
     raise ParseError(file, row, f"date {text!r} is neither YYYY-MM-DD nor '25 January 2018'")
 
 
+def _unzip(data: bytes, file: str) -> bytes:
+    """The one CSV inside the ECB's zip (``eurofxref.zip`` holds ``eurofxref.csv``), size-capped."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [info for info in archive.infolist() if info.filename.lower().endswith(".csv")]
+            if len(members) != 1:
+                raise ParseError(file, None, f"zip holds {len(members)} CSV files, expected the one rates file")
+            if members[0].file_size > MAX_UNZIPPED:
+                raise ParseError(file, None, f"zipped CSV is {members[0].file_size} bytes, over {MAX_UNZIPPED}")
+            return archive.read(members[0])
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ParseError(file, None, f"broken zip (truncated?): {exc}") from None
+
+
 def parse_ecb_rates(data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
     """Parse an ECB reference-rates CSV (daily or historical layout)."""
     if not data.strip():
         raise ParseError(filename, None, "empty file")
+    if data[:4] == b"PK\x03\x04":
+        data = _unzip(data, filename)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
