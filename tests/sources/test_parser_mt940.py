@@ -330,6 +330,14 @@ def test_accepted_deviations_are_warned(shared_fixtures: Path, name: str) -> Non
             None,
             "BALANCE_CASHBACK-510151a4-4ead-46c5-05ab-99b88521063c",
         ),
+        # wolph/mt940#111: a 34-character customer reference before '//' (SWIFT allows 16): read whole, warned
+        (
+            ":61:2207060706DR20,NTRFBIPI-dvT1FzfMqvzF5HaU4oetlH7SGRkonU//2022070616391534000\nSUPPL",
+            "-20",
+            "BIPI-dvT1FzfMqvzF5HaU4oetlH7SGRkonU",
+            "2022070616391534000",
+            "SUPPL",
+        ),
         # wolph/mt940#99 (Belgian bank): '/' inside the customer reference, bank reference after '//'
         (
             ":61:2212191220C119,NMSC341241773/1XXXXX//O/341241774\nPaiement",
@@ -345,6 +353,9 @@ def test_statement_lines_from_the_library_issue_tracker(
 ) -> None:
     """:61: lines quoted in the mt-940 library's issues (where its pattern failed), in a minimal statement."""
     doc = f":20:X\n:25:NL00TEST0123456789\n:28C:1\n:60F:C220101EUR0,00\n{line}\n:86:text\n:62F:C220101EUR0,00\n"
-    (record,) = parse_mt940(doc.encode(), "issue.sta", {}).records
+    parsed = parse_mt940(doc.encode(), "issue.sta", {})
+    (record,) = parsed.records
     assert (record["amount"], record["reference"], record["external_id"]) == (amount, reference, bank_reference)
     assert record["extra"]["supplementary_details"] == supplementary
+    overlong = ["row 5: :61: customer reference longer than 16 characters, read up to the '//' bank reference"]
+    assert parsed.warnings == (overlong if len(reference or "") > 16 else [])

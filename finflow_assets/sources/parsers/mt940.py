@@ -211,22 +211,37 @@ def _split_mark(status: str, funds_code: str | None) -> tuple[str, str | None]:
     return mark, combined[len(mark) :] or None
 
 
-def _match_statement_line(tag: _Tag, file: str) -> tuple[dict[str, Any], bool]:
+def _match_statement_line(tag: _Tag, file: str, parsed: ParsedFile) -> tuple[dict[str, Any], bool]:
     """The library's :61: groups, trying the SWIFT pattern and then the ASN/SNS one.
 
-    The patterns take one supplementary-details line; further lines are appended to it.
+    The patterns take one supplementary-details line; further lines are appended to it. A customer reference longer
+    than SWIFT's 16 characters before ``//`` (seen in wolph/mt940#111) is read whole up to the ``//`` and the bank
+    reference after it, with a warning: the pattern would cut it at 16 and lose the bank reference.
     """
     lines = tag.value.split("\n")
-    value, more = "\n".join(lines[:2]), " ".join(lines[2:])
-    for statement_tag, is_asn in ((_STATEMENT_TAG, False), (_ASN_STATEMENT_TAG, True)):
-        match = statement_tag.re.match(value)
-        if match:
-            groups = match.groupdict()
-            if more:
-                groups["extra_details"] = f"{groups.get('extra_details') or ''} {more}"
-            return groups, is_asn
-    first = value.split("\n", 1)[0]
-    raise ParseError(file, tag.line, f":61: statement line {first!r} cannot be read (date, mark, amount, type)")
+    for head in (2, 1):  # with the supplementary line, then (an overlong first line) without it
+        value, more = "\n".join(lines[:head]), " ".join(lines[head:])
+        for statement_tag, is_asn in ((_STATEMENT_TAG, False), (_ASN_STATEMENT_TAG, True)):
+            match = statement_tag.re.match(value)
+            if match:
+                groups = match.groupdict()
+                if more:
+                    groups["extra_details"] = f"{groups.get('extra_details') or ''} {more}".strip()
+                _overlong_reference(groups, lines[0], lines[1:], tag.line, parsed)
+                return groups, is_asn
+    raise ParseError(file, tag.line, f":61: statement line {lines[0]!r} cannot be read (date, mark, amount, type)")
+
+
+def _overlong_reference(groups: dict[str, Any], first: str, rest: list[str], row: int, parsed: ParsedFile) -> None:
+    reference = groups.get("customer_reference") or ""
+    if groups.get("bank_reference") or "//" not in first or len(reference) < 16 or reference not in first:
+        return
+    head, bank = first[first.index(reference) :].split("//", 1)
+    if "//" in reference or not bank.strip():
+        return
+    groups["customer_reference"], groups["bank_reference"] = head, bank
+    groups["extra_details"] = " ".join(line for line in rest if line.strip()) or None
+    parsed.warn(row, ":61: customer reference longer than 16 characters, read up to the '//' bank reference")
 
 
 def _entry_date(value_day: date, month: str | None, day: str | None, file: str, row: int) -> date | None:
@@ -295,7 +310,7 @@ def _transaction(
     parsed: ParsedFile,
 ) -> Record:
     row = tag.line
-    groups, is_asn_layout = _match_statement_line(tag, file)
+    groups, is_asn_layout = _match_statement_line(tag, file, parsed)
     if is_asn_layout:
         parsed.warn(row, ":61: in the de Volksbank layout (counter IBAN where the 16-character reference goes)")
     value_day = _date(
