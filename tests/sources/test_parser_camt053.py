@@ -254,3 +254,24 @@ def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
 def test_unknown_declared_encoding() -> None:
     error = _error(b'<?xml version="1.0" encoding="UZF-8"?><Document/>')
     assert "cannot be read" in str(error)
+
+
+# Accepted deviations of real banks: read, with one journal warning per kind (first row, then a count)
+WARNINGS: dict[str, list[str]] = {
+    # anonymised real Lithuanian statement: no BookgDt/ValDt on any entry (pycamt reads its 14 entries too)
+    "camt053_lt_2024-03-14__subite.xml": [
+        "row 1: Ntry has no BookgDt; booked on the closing balance date (and 13 more)"
+    ],
+    # a statement with an opening but no closing (CLBD) balance
+    "camt053_dt_and_dttm__genkgo.xml": [
+        "statement I38y0h4YyLnQiOV6P7nEd44r2 has no closing balance; its balance is not checked"
+    ],
+    "camt053_be_month_large__subite.xml": [],  # a clean file warns about nothing
+}
+
+
+@pytest.mark.parametrize("name", sorted(WARNINGS))
+def test_accepted_deviations_are_warned(shared_fixtures: Path, name: str) -> None:
+    parsed = _parse(shared_fixtures, name)
+    assert parsed.warnings == WARNINGS[name]
+    assert len(parsed.records) == EXPECTED[name][1]

@@ -295,3 +295,67 @@ def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
             parse_mt940(bytes(data), "mutated", {})
         except ParseError:
             pass
+
+
+# Accepted deviations of real banks: read, with one journal warning per kind (first row, then a count)
+WARNINGS: dict[str, list[str]] = {
+    # German GV-code sample: no :62F: closing balance (jejik-mt940 and mt-940 read it too)
+    "de_gv_codes__wolph.sta": ["row 1: statement has no closing balance (:62F:/:62M:); its balance is not checked"],
+    # Danske Bank's free-text preamble ('Danske Bank MT940 example...') before the first tag
+    "danske_bank_dk__mt940rs.sta": ["row 1: text outside any tag ignored (bank preamble or header line) (and 2 more)"],
+    # de Volksbank: IBAN where the customer reference goes (mt-940 needs its StatementASNB tag for this)
+    "sns_nl__oca.sta": [
+        "row 6: :61: in the de Volksbank layout (counter IBAN where the 16-character reference goes) (and 4 more)",
+        "row 60: statement has no closing balance (:62F:/:62M:); its balance is not checked",
+    ],
+    "ing_nl_iban__zilverline.txt": [],  # a clean file warns about nothing
+}
+
+
+@pytest.mark.parametrize("name", sorted(WARNINGS))
+def test_accepted_deviations_are_warned(shared_fixtures: Path, name: str) -> None:
+    parsed = _parse(shared_fixtures, name)
+    assert parsed.warnings == WARNINGS[name]
+    assert len(parsed.records) == EXPECTED[name][2]
+
+
+@pytest.mark.parametrize(
+    ("line", "amount", "reference", "bank_reference", "supplementary"),
+    [
+        # wolph/mt940#117 (Wise): supplementary details longer than the 34 characters SWIFT allows
+        (
+            ":61:250107C0,92FMSCNONREF\nBALANCE_CASHBACK-510151a4-4ead-46c5-05ab-99b88521063c",
+            "0.92",
+            None,
+            None,
+            "BALANCE_CASHBACK-510151a4-4ead-46c5-05ab-99b88521063c",
+        ),
+        # wolph/mt940#111: a 34-character customer reference before '//' (SWIFT allows 16): read whole, warned
+        (
+            ":61:2207060706DR20,NTRFBIPI-dvT1FzfMqvzF5HaU4oetlH7SGRkonU//2022070616391534000\nSUPPL",
+            "-20",
+            "BIPI-dvT1FzfMqvzF5HaU4oetlH7SGRkonU",
+            "2022070616391534000",
+            "SUPPL",
+        ),
+        # wolph/mt940#99 (Belgian bank): '/' inside the customer reference, bank reference after '//'
+        (
+            ":61:2212191220C119,NMSC341241773/1XXXXX//O/341241774\nPaiement",
+            "119",
+            "341241773/1XXXXX",
+            "O/341241774",
+            "Paiement",
+        ),
+    ],
+)
+def test_statement_lines_from_the_library_issue_tracker(
+    line: str, amount: str, reference: str | None, bank_reference: str | None, supplementary: str
+) -> None:
+    """:61: lines quoted in the mt-940 library's issues (where its pattern failed), in a minimal statement."""
+    doc = f":20:X\n:25:NL00TEST0123456789\n:28C:1\n:60F:C220101EUR0,00\n{line}\n:86:text\n:62F:C220101EUR0,00\n"
+    parsed = parse_mt940(doc.encode(), "issue.sta", {})
+    (record,) = parsed.records
+    assert (record["amount"], record["reference"], record["external_id"]) == (amount, reference, bank_reference)
+    assert record["extra"]["supplementary_details"] == supplementary
+    overlong = ["row 5: :61: customer reference longer than 16 characters, read up to the '//' bank reference"]
+    assert parsed.warnings == (overlong if len(reference or "") > 16 else [])
