@@ -13,6 +13,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# pytest-xdist workers each get a data folder (finflow_home) and so an embedded PostgreSQL of their own; the dbt
+# manifest is parsed for one database, so each worker also gets its own dbt target folder (set before finflow_assets
+# is imported: the dbt project reads it once).
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["DBT_TARGET_PATH"] = str(Path(os.environ.get("DBT_TARGET_PATH", "target")) / worker)
+
 
 VENDORED_FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
@@ -69,6 +75,16 @@ def check_fixture_listing(folder: Path, fmt: str, expected: Iterable[str]) -> No
 def shared_fixtures() -> Path:
     """The fixture folder (``<format>/`` subfolders): the full shared set where present, else the vendored subset."""
     return shared_fixtures_dir()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long variants (``@pytest.mark.slow``) run only with FINFLOW_SLOW_TESTS=1 (``make test-slow``)."""
+    if os.environ.get("FINFLOW_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="long variant: runs with FINFLOW_SLOW_TESTS=1 (make test-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,11 @@ from .dbt_server import warm_dbt
 
 log = logging.getLogger(__name__)
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# DBT_TARGET_PATH (dbt's own setting, which dagster-dbt also reads) moves the manifest and invocation folders, e.g. one
+# target folder per parallel test worker, each parsed for its own database.
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=os.environ.get("DBT_TARGET_PATH", "target")
+)
 
 
 def dbt_executable() -> str:
