@@ -1,4 +1,4 @@
-"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review."""
+"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review, doctor."""
 
 from __future__ import annotations
 
@@ -402,6 +402,15 @@ def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str],
     return command, REPO_ROOT if workspace.exists() else None
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check that this machine can run FinFlow and say what to fix (``doctor``)."""
+    from .doctor import report, run_checks
+
+    results = run_checks()
+    print(report(results))
+    return 1 if any(check.status == "FAIL" for check in results) else 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     _use_dagster_home()
     command, cwd = ui_command(args.host, args.port)
@@ -521,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--note", default="")
     decide.add_argument("--apply", action="store_true", help="rebuild fct_transactions and the queue now")
     review.set_defaults(func=cmd_review)
+
+    doctor = sub.add_parser(
+        "doctor", help="check Python, disk, database, stores, sources and channels; say what to fix"
+    )
+    doctor.set_defaults(func=cmd_doctor)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))
