@@ -130,7 +130,7 @@ def materialize_everything(selection: str | None = None, tags: dict[str, str] | 
     _use_dagster_home()
     shown = console.current()
     specs = [spec for a in all_assets if not isinstance(a, dg.AssetSpec) for spec in a.specs]  # specs: not run
-    stages = {spec.key: console.stage_of(spec.group_name, spec.kinds) for spec in specs}
+    stages = {spec.key: console.stage_of(spec.group_name, spec.kinds, spec.tags) for spec in specs}
     follow = shown.follow_run({k: v for k, v in stages.items() if v}) if shown else contextlib.nullcontext({})
     with shown.quiet() if shown else contextlib.nullcontext(), dg.DagsterInstance.get() as instance:
         with follow as progress_tags:  # after the instance exists: its first use creates its storage

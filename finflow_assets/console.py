@@ -38,11 +38,14 @@ def current() -> Console | None:
     return _current
 
 
-def stage_of(group: str | None, kinds: Iterable[str]) -> str | None:
-    """The stage an asset belongs to, from its group and kinds (the registry's and dbt's assets carry both)."""
+def stage_of(group: str | None, kinds: Iterable[str], tags: Iterable[str] = ()) -> str | None:
+    """The stage an asset belongs to, from its group, kinds and tags (the registry's and dbt's assets carry them).
+    The dbt models built on the scores (tagged ``enriched``: ``fct_transactions``) finish the scoring stage."""
     kinds = set(kinds)
     if group == "ingestion":
         return "sources landed"
+    if "enriched" in tags:
+        return "transactions scored"
     if "dbt" in kinds:
         return "dbt models built"
     if "mlflow" in kinds:
@@ -70,6 +73,7 @@ class Console:
         self._terminal: IO[str] | None = None  # the terminal while stdout/stderr point at the log
         self._raised: list[tuple[logging.Handler, int]] = []
         self._announced = False
+        self._pending = False  # a progress line is on the terminal, without its newline
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -77,8 +81,18 @@ class Console:
     def line(self, text: str, *, timed: bool = True) -> None:
         """A line on the terminal, with the time since the command started."""
         out = self._terminal or self._stream
-        out.write(f"{text:<60}{self.elapsed():>7.1f} s\n" if timed else f"{text}\n")
+        clear = "\r" + " " * 67 + "\r" if self._pending else ""
+        self._pending = False
+        out.write(clear + (f"{text:<60}{self.elapsed():>7.1f} s\n" if timed else f"{text}\n"))
         out.flush()
+
+    def progress(self, text: str) -> None:
+        """On an interactive terminal, the stage in progress, rewritten in place (nothing in a log or a pipe)."""
+        out = self._terminal or self._stream
+        if out.isatty():
+            out.write(f"\r{text:<60}{self.elapsed():>7.1f} s")
+            out.flush()
+            self._pending = True
 
     def log_note(self) -> str:
         """Where the full log is (said once: the command's end repeats it otherwise)."""
@@ -222,6 +236,10 @@ class _RunProgress(threading.Thread):
         for stage in STAGES:
             if stage not in self.printed and self.expected[stage] and self.done[stage] >= self.expected[stage]:
                 self._print(stage)
+        running = [s for s in STAGES if s not in self.printed and self.expected[s] and self.done[s]]
+        if running:
+            stage = running[0]
+            self.console.progress(f"  {stage:<22}{len(self.done[stage]):>4}/{len(self.expected[stage]):<4}")
 
     def _print(self, stage: str) -> None:
         self.printed.add(stage)

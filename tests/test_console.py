@@ -46,10 +46,11 @@ def test_every_asset_the_pipeline_materializes_belongs_to_a_stage() -> None:
     from finflow_assets.definitions import all_assets
 
     specs = [spec for a in all_assets if not isinstance(a, dg.AssetSpec) for spec in a.specs]
-    stages = {spec.key.to_user_string(): stage_of(spec.group_name, spec.kinds) for spec in specs}
+    stages = {spec.key.to_user_string(): stage_of(spec.group_name, spec.kinds, spec.tags) for spec in specs}
     assert not [key for key, stage in stages.items() if stage is None]
     assert set(stages.values()) == set(STAGES)
-    assert stages["raw_bank_eu"] == "sources landed" and stages["fct_transactions"] == "dbt models built"
+    assert stages["raw_bank_eu"] == "sources landed" and stages["stg_stripe__transactions"] == "dbt models built"
+    assert stages["fct_transactions"] == "transactions scored"  # built on the scores, after them
     assert stages["categorizer_model"] == "models trained" and stages["transaction_anomalies"] == "transactions scored"
 
 
