@@ -129,9 +129,18 @@ def materialize_everything(selection: str | None = None, tags: dict[str, str] | 
 
     _use_dagster_home()
     shown = console.current()
-    specs = [spec for a in all_assets if not isinstance(a, dg.AssetSpec) for spec in a.specs]  # specs: not run
-    stages = {spec.key: console.stage_of(spec.group_name, spec.kinds, spec.tags) for spec in specs}
-    follow = shown.follow_run({k: v for k, v in stages.items() if v}) if shown else contextlib.nullcontext({})
+    follow: contextlib.AbstractContextManager = contextlib.nullcontext({})
+    if shown:  # the stage of each asset the run materializes (asset specs are only declared, not run)
+        runnable = [a for a in all_assets if not isinstance(a, dg.AssetSpec)]
+        chosen = dg.AssetSelection.from_string(selection).resolve(runnable) if selection else None
+        stages = {
+            spec.key: stage
+            for a in runnable
+            for spec in a.specs
+            if (chosen is None or spec.key in chosen)
+            and (stage := console.stage_of(spec.group_name, spec.kinds, spec.tags))
+        }
+        follow = shown.follow_run(stages)
     with shown.quiet() if shown else contextlib.nullcontext(), dg.DagsterInstance.get() as instance:
         with follow as progress_tags:  # after the instance exists: its first use creates its storage
             result = dg.materialize(

@@ -162,7 +162,8 @@ class Console:
     @contextlib.contextmanager
     def follow_run(self, stages: dict[Any, str]) -> Iterator[dict[str, str]]:
         """While the body runs a materialization tagged with the yielded tags, print a line as each stage's assets
-        are all materialized (``stages``: asset key -> stage); stages left incomplete are printed at the end."""
+        are all materialized (``stages``: the run's asset keys -> stage); stages left incomplete are printed at the
+        end."""
         tags = {RUN_TAG: uuid.uuid4().hex}
         progress = _RunProgress(self, tags, stages)
         progress.start()
@@ -218,13 +219,10 @@ class _RunProgress(threading.Thread):
             runs = instance.get_runs(filters=dg.RunsFilter(tags=self.tags), limit=1)
             if not runs:
                 return
-            run = runs[0]
-            self.run_id = run.run_id
-            selected = set(run.asset_selection) if run.asset_selection else set(self.stages)
+            self.run_id = runs[0].run_id
             self.expected = {stage: set() for stage in STAGES}
-            for key in selected:
-                if key in self.stages:
-                    self.expected[self.stages[key]].add(key)
+            for key, stage in self.stages.items():
+                self.expected[stage].add(key)
         records = instance.get_records_for_run(
             self.run_id, cursor=self.cursor, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         )
