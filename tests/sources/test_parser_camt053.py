@@ -1,6 +1,6 @@
 """camt.052/053/054 parser against every shared camt fixture, plus malformed and hostile input.
 
-Entry and statement counts and currencies come from SOURCES.md (``Ntry`` count, ``Stmt/Rpt/Ntfctn``, ccy). SOURCES.md
+Entry and statement counts and currencies come from PROVENANCE.md (``Ntry``, ``Stmt/Rpt/Ntfctn``, ccy). PROVENANCE.md
 gives no credit/debit split for camt, so the split below was counted from each file's ``Ntry/CdtDbtInd`` elements.
 """
 
@@ -15,6 +15,7 @@ import pytest
 
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParsedFile, ParseError
 from finflow_assets.sources.parsers.camt053 import parse_camt053
+from tests.conftest import check_fixture_listing, fixture_bytes, fixture_files
 
 # file -> (statements/reports/notifications, entries, CRDT entries, DBIT entries, currencies named in the file)
 EXPECTED: dict[str, tuple[int, int, int, int, set[str]]] = {
@@ -62,7 +63,7 @@ BALANCED = [
 
 
 def _read(shared_fixtures: Path, name: str) -> bytes:
-    return (shared_fixtures / "camt" / name).read_bytes()
+    return fixture_bytes(shared_fixtures, "camt", name)
 
 
 def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
@@ -70,7 +71,7 @@ def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "camt").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "camt", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -237,7 +238,7 @@ def test_doctype_and_entities_are_refused() -> None:
 def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
     """Truncations and byte flips either parse or raise ParseError, never another exception."""
     rnd = random.Random(20240229)
-    files = sorted(path for path in (shared_fixtures / "camt").iterdir() if path.stat().st_size < 20_000)
+    files = sorted(path for path in fixture_files(shared_fixtures, "camt") if path.stat().st_size < 20_000)
     for _ in range(300):
         data = bytearray(rnd.choice(files).read_bytes())
         if rnd.random() < 0.4:

@@ -1,7 +1,7 @@
 """MT940/MT942 parser against every shared MT940 fixture, plus malformed input.
 
-Expected numbers are the SOURCES.md stats (statements, accounts, transactions, D/C marks as written in the file,
-currency), not the parser's output. Where the file disagrees with SOURCES.md the file wins (commented below).
+Expected numbers are the PROVENANCE.md stats (statements, accounts, transactions, D/C marks as written in the file,
+currency), not the parser's output. Where the file disagrees with PROVENANCE.md the file wins (commented below).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParsedFile, ParseError
 from finflow_assets.sources.parsers.mt940 import parse_mt940
+from tests.conftest import check_fixture_listing, fixture_bytes, fixture_files
 
 # file -> (statements, distinct accounts, transactions, marks (mark + funds code as written), currencies)
 EXPECTED: dict[str, tuple[int, int, int, dict[str, int], set[str]]] = {
@@ -41,7 +42,7 @@ EXPECTED: dict[str, tuple[int, int, int, dict[str, int], set[str]]] = {
     "kontist_de__phpmt940.sta": (1, 1, 6, {"C": 4, "D": 2}, {"EUR"}),
     "lbbw_de__jejik.txt": (1, 1, 2, {"D": 1, "C": 1}, {"EUR"}),
     "mbank_pl__wolph.sta": (1, 1, 3, {"CN": 3}, {"PLN"}),
-    # SOURCES.md says ccy '-' (no :60F:/:62F:), but the MT942 states PLN in :34F: and :90D:/:90C:
+    # PROVENANCE.md says ccy '-' (no :60F:/:62F:), but the MT942 states PLN in :34F: and :90D:/:90C:
     "mbank_pl_mt942__wolph.sta": (1, 1, 3, {"CN": 3}, {"PLN"}),
     "moneyou_nl__zilverline.txt": (1, 1, 2, {"C": 2}, {"EUR"}),
     "oldenburgische_landesbank_de__jejik.txt": (1, 1, 1, {"C": 1}, {"EUR"}),
@@ -57,7 +58,7 @@ EXPECTED: dict[str, tuple[int, int, int, dict[str, int], set[str]]] = {
     "sparkasse_de__jejik.txt": (2, 1, 2, {"DR": 2}, {"EUR"}),
     "sparkasse_de_interim_balance__jejik.txt": (3, 1, 2, {"DR": 2}, {"EUR"}),
     "triodos_nl__jejik.txt": (1, 1, 2, {"D": 2}, {"EUR"}),
-    # SOURCES.md says 3 statements: its splitter missed the 4th ':20:', which follows a DOS EOF byte (^Z) on
+    # PROVENANCE.md says 3 statements: its splitter missed the 4th ':20:', which follows a DOS EOF byte (^Z) on
     # the same line. The file holds 4 statements for its 4 accounts.
     "two_accounts_nl__zilverline.txt": (4, 4, 3, {"D": 2, "C": 1}, {"EUR"}),
     "van_lanschot_nl__zilverline.txt": (3, 1, 4, {"C": 1, "D": 3}, {"EUR"}),
@@ -79,7 +80,7 @@ BALANCED = [
 
 
 def _read(shared_fixtures: Path, name: str) -> bytes:
-    return (shared_fixtures / "mt940" / name).read_bytes()
+    return fixture_bytes(shared_fixtures, "mt940", name)
 
 
 def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
@@ -87,7 +88,7 @@ def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "mt940").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "mt940", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -178,7 +179,7 @@ def test_structured_details(shared_fixtures: Path) -> None:
 def test_non_utf8_file_is_decoded(shared_fixtures: Path) -> None:
     parsed = _parse(shared_fixtures, "invalid_utf8__mt940rs.sta")
     first = parsed.records[0]
-    # SOURCES.md guesses cp1250/latin-2; the bytes are DOS cp852 (0xA0 = á, 0x82 = é, 0x94 = ö)
+    # PROVENANCE.md guesses cp1250/latin-2; the bytes are DOS cp852 (0xA0 = á, 0x82 = é, 0x94 = ö)
     assert first["extra"]["supplementary_details"] == "Csoportos átutalás jóváírása"
     assert "napi összevont utánvét" in first["description"]
     assert (first["amount"], first["currency"], first["transaction_type"]) == ("2066637.00", "HUF", "N527")
@@ -283,7 +284,7 @@ def test_empty_and_foreign_input() -> None:
 def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
     """Truncations and byte flips either parse or raise ParseError, never another exception."""
     rnd = random.Random(20240229)
-    files = sorted(path for path in (shared_fixtures / "mt940").iterdir() if path.stat().st_size < 20_000)
+    files = sorted(path for path in fixture_files(shared_fixtures, "mt940") if path.stat().st_size < 20_000)
     for _ in range(300):
         data = bytearray(rnd.choice(files).read_bytes())
         if rnd.random() < 0.4:

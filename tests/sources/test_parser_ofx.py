@@ -1,6 +1,6 @@
 """OFX/QFX parser against every shared OFX fixture, plus malformed input.
 
-Expected counts come from SOURCES.md; sums and negative counts from the TRNAMT values read out of each file.
+Expected counts come from PROVENANCE.md; sums and negative counts from the TRNAMT values read out of each file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
 from finflow_assets.sources.parsers.ofx import parse_ofx
+from tests.conftest import check_fixture_listing, fixture_bytes
 
 # file -> (transactions, sum of TRNAMT, negative amounts, statements, currency)
 EXPECTED: dict[str, tuple[int, str, int, int, str]] = {
@@ -52,12 +53,11 @@ REJECTED: dict[str, tuple[int, str]] = {
 
 
 def _read(shared_fixtures: Path, name: str) -> bytes:
-    return (shared_fixtures / "ofx" / name).read_bytes()
+    return fixture_bytes(shared_fixtures, "ofx", name)
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    on_disk = {path.name for path in (shared_fixtures / "ofx").iterdir()}
-    assert on_disk == set(EXPECTED) | set(REJECTED)
+    check_fixture_listing(shared_fixtures, "ofx", set(EXPECTED) | set(REJECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -1,6 +1,6 @@
 """BAI2 cash-management (balance and transaction) reports -> canonical records.
 
-The ``bai2`` library (0.15) reads only 1 of the 5 moov-io samples without errors (see SOURCES.md): it cannot
+The ``bai2`` library (0.15) reads only 1 of the 5 moov-io samples without errors (see docs/formats.md): it cannot
 take an ``03`` summary split across ``88`` continuations, several records on one physical line, records without
 the ``/`` terminator, newline-delimited ``88`` text, or a ``/`` inside a reference. So the records are read here;
 the library's type-code table (``bai2.constants.TypeCodes``) is used for the direction of codes outside the

@@ -2,7 +2,7 @@
 
 All three messages share the ``Ntry`` structure, so one reader handles ``Stmt``, ``Rpt`` and ``Ntfctn`` of any
 schema version: elements are matched on their local name, the namespace (``camt.053.001.02`` ... ``.10``) is
-ignored. pycamt (see SOURCES.md) rejects camt.054 and drops non-IBAN accounts, so the stdlib parser is used.
+ignored. pycamt (see docs/formats.md) rejects camt.054 and drops non-IBAN accounts, so the stdlib parser is used.
 
 Safety: a document that declares a DOCTYPE (the only way to define entities) is rejected before parsing, so
 entity expansion and external entities cannot happen; expat does not fetch anything by itself.

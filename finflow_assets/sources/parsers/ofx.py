@@ -2,7 +2,7 @@
 
 ofxtools' validating ``convert()`` rejects about half of real-world files (missing or commented headers,
 ``<?OFX`` without ``<?xml``, 10-digit BANKID, LANGUAGE 'FRE', elements out of order, missing LEDGERBAL; see
-SOURCES.md), and it converts dates to UTC, which moves a ``20130824 [-8:PST]`` evening posting to the next day.
+docs/formats.md), and it converts dates to UTC, which moves a ``20130824 [-8:PST]`` evening posting to the next day.
 So the file is read tolerantly and the fields are taken from the element tree directly:
 
 * the header (anything before ``<OFX>``) is only used to pick the text encoding;
