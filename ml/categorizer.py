@@ -8,7 +8,9 @@ neither it nor the threshold has seen. The test days are also where a candidate 
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +57,36 @@ HYPERPARAMETERS = {
     "tol": 1e-4,
     "solver": "lbfgs",  # with one BLAS thread 2-3x less CPU than newton-cg on these sparse features
 }
+
+
+def vocabulary_id(categories: Iterable[str]) -> str:
+    """A short fingerprint of a set of category names (order and duplicates ignored): two models, or a model and
+    a file, speak the same vocabulary exactly when their ids are equal."""
+    names = sorted({str(name) for name in categories})
+    return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:12]
+
+
+def describe_vocabulary(categories: Iterable[str], shown: int = 4) -> str:
+    """``vocabulary 3f2a9c01b7de (12 categories: "A & B", "C", ...)`` for messages."""
+    names = sorted({str(name) for name in categories})
+    listed = ", ".join(f'"{name[:40]}{"..." if len(name) > 40 else ""}"' for name in names[:shown]) + (", ..." if len(names) > shown else "")
+    return f"vocabulary {vocabulary_id(names)} ({len(names)} categories: {listed})"
+
+
+def vocabulary_mismatch(expected: Iterable[str], model_categories: Iterable[str]) -> str | None:
+    """None when ``expected`` names exactly the model's categories; else what differs (a few names each way)."""
+    want = {str(name) for name in expected}
+    have = {str(name) for name in model_categories}
+    if want == have:
+        return None
+    missing = sorted(want - have)
+    extra = sorted(have - want)
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} expected categories the model does not know ({', '.join(missing[:5])})")
+    if extra:
+        parts.append(f"{len(extra)} model categories not expected ({', '.join(extra[:5])})")
+    return "; ".join(parts)
 
 
 def build_categorizer(seed: int = 0, **overrides: object) -> Pipeline:
@@ -237,9 +269,9 @@ def evaluate_categorizer(pipeline: Pipeline, labeled: pd.DataFrame, threshold: f
         "rows": float(len(labeled)),
     }
     per_class = per_class_metrics(truth, predicted)
-    for label, row in per_class.iterrows():
+    for _, row in per_class.iterrows():
         for name in ("precision", "recall", "f1"):
-            metrics[f"class_{label}_{name}"] = float(row[name])
+            metrics[f"class_{row['metric_key']}_{name}"] = float(row[name])
     return CategorizerEvaluation(
         metrics=metrics,
         per_class=per_class,
@@ -287,6 +319,11 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([inputs, rows[["date", "category"]], origin.rename("origin")], axis=1)[has_text]
     out["date"] = pd.to_datetime(out["date"], format="mixed")
     out["human"] = out["origin"].eq("corrections")
+    if out["category"].nunique() < 2:
+        raise ValueError(
+            f"labeled history has {out['category'].nunique()} category ({', '.join(out['category'].unique()[:1])}); "
+            f"a categorizer needs at least 2"
+        )
     return out.sort_values("date", kind="stable")
 
 

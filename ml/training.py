@@ -5,6 +5,7 @@ The Dagster assets, the benchmark and the tests all call these two functions, so
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from .categorizer import (
     CategorizerEvaluation,
     evaluate_categorizer,
     train_categorizer,
+    vocabulary_id,
 )
 from .categorizer import (
     SKOPS_TRUSTED_TYPES as CATEGORIZER_TRUSTED_TYPES,
@@ -40,6 +42,7 @@ from .registry import Artifacts, Promotion, log_sklearn_model, promote_if_better
 CATEGORIZER = "finflow-categorizer"
 ANOMALY = "finflow-anomaly"
 THRESHOLD_TAG = "auto_apply_threshold"
+VOCABULARY_TAG = "vocabulary"  # vocabulary_id of the categories the version predicts (all in categories.json)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class TrainingOutcome:
     params: dict[str, object] = field(default_factory=dict)
     train_seconds: float = 0.0
     experiment_id: str = ""
+    categories: list[str] = field(default_factory=list)  # the categorizer's vocabulary
 
     @property
     def promoted(self) -> bool:
@@ -65,7 +69,12 @@ class TrainingOutcome:
 # ----------------------------------------------------------------------------------------------------- categorizer
 
 
-def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
+def _short(name: str) -> str:
+    """A category name short enough for a figure's tick label."""
+    return name if len(name) <= 30 else name[:29] + "…"
+
+
+def _categorizer_artifacts(evaluation: CategorizerEvaluation, categories: list[str]) -> Artifacts:
     routing = evaluation.routing
     threshold = evaluation.metrics["threshold"]
 
@@ -80,7 +89,7 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
         axes.grid(True, alpha=0.3)
 
     def draw_confusion(axes) -> None:  # noqa: ANN001
-        matrix = evaluation.confusion
+        matrix = evaluation.confusion.rename(index=_short, columns=_short)
         axes.imshow(np.log1p(matrix.to_numpy()), cmap="Blues")
         axes.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=90, fontsize=6)
         axes.set_yticks(range(len(matrix.index)), matrix.index, fontsize=6)
@@ -90,7 +99,7 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
 
     def draw_pr(axes) -> None:  # noqa: ANN001
         for label, curve in evaluation.pr_curves.groupby("class"):
-            axes.plot(curve["recall"], curve["precision"], linewidth=0.8, label=label)
+            axes.plot(curve["recall"], curve["precision"], linewidth=0.8, label=_short(str(label)))
         axes.set_xlabel("recall")
         axes.set_ylabel("precision")
         axes.set_title("Per-class precision-recall (one vs rest)")
@@ -104,6 +113,7 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
             "pr_curves.csv": evaluation.pr_curves,
         },
         figures={"routing_curve.png": draw_routing, "confusion_matrix.png": draw_confusion, "pr_curves.png": draw_pr},
+        texts={"categories.json": json.dumps(categories, ensure_ascii=False, indent=1)},
     )
 
 
@@ -134,6 +144,7 @@ def train_and_register_categorizer(
         **{f"rows_from_{name}": count for name, count in (sources or {}).items()},
     }
     metrics = {**trained.metrics, "train_seconds": trained.train_seconds}
+    categories = [str(name) for name in trained.pipeline.classes_]
     example = trained.test[list(CATEGORIZER_INPUT_COLUMNS)].head(5).reset_index(drop=True)
     registered = log_sklearn_model(
         tracking_uri,
@@ -145,8 +156,12 @@ def train_and_register_categorizer(
         metrics=metrics,
         artifact_location=artifact_location,
         trusted_types=CATEGORIZER_TRUSTED_TYPES,
-        artifacts=_categorizer_artifacts(trained.evaluation),
-        tags={THRESHOLD_TAG: f"{trained.threshold:.6f}"},
+        artifacts=_categorizer_artifacts(trained.evaluation, categories),
+        tags={
+            THRESHOLD_TAG: f"{trained.threshold:.6f}",
+            VOCABULARY_TAG: vocabulary_id(categories),
+            "categories": str(len(categories)),
+        },
     )
 
     def score_champion(model, tags: dict[str, str]) -> float:  # noqa: ANN001
@@ -163,6 +178,7 @@ def train_and_register_categorizer(
         params,
         time.perf_counter() - started,
         registered.experiment_id,
+        categories,
     )
 
 
@@ -173,6 +189,15 @@ class Champion:
     model: object
     version: str
     threshold: float
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories the champion predicts (its vocabulary)."""
+        return [str(name) for name in self.model.classes_]
+
+    @property
+    def vocabulary(self) -> str:
+        return vocabulary_id(self.categories)
 
 
 def load_categorizer_champion(tracking_uri: str) -> Champion:
