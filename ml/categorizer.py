@@ -69,7 +69,8 @@ def vocabulary_id(categories: Iterable[str]) -> str:
 def describe_vocabulary(categories: Iterable[str], shown: int = 4) -> str:
     """``vocabulary 3f2a9c01b7de (12 categories: "A & B", "C", ...)`` for messages."""
     names = sorted({str(name) for name in categories})
-    listed = ", ".join(f'"{name[:40]}{"..." if len(name) > 40 else ""}"' for name in names[:shown]) + (", ..." if len(names) > shown else "")
+    short = [name if len(name) <= 40 else name[:39] + "..." for name in names[:shown]]
+    listed = ", ".join(f'"{name}"' for name in short) + (", ..." if len(names) > shown else "")
     return f"vocabulary {vocabulary_id(names)} ({len(names)} categories: {listed})"
 
 

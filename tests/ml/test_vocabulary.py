@@ -75,7 +75,8 @@ def test_any_category_names_train_register_promote_and_score(registry, tmp_path,
     assert version.tags["vocabulary"] == vocabulary_id(CATEGORIES)
     run = client.get_run(version.run_id)
     assert f"class_{metric_key('Fast Food & Takeouts')}_f1" in run.data.metrics
-    per_class = pd.read_csv(client.download_artifacts(version.run_id, "evaluation/per_class_metrics.csv", str(tmp_path)))
+    table = client.download_artifacts(version.run_id, "evaluation/per_class_metrics.csv", str(tmp_path))
+    per_class = pd.read_csv(table)
     assert set(per_class["class"]) == set(CATEGORIES)  # the table keeps the real names beside their keys
     assert dict(zip(per_class["class"], per_class["metric_key"], strict=True))["Travel ✈️"] == metric_key("Travel ✈️")
 
