@@ -13,8 +13,10 @@ import pandas as pd
 
 CATEGORIZER_INPUT_COLUMNS = ("description", "counterparty", "amount", "currency", "source", "transaction_type")
 TEXT_COLUMN = "text"
+MERCHANT_COLUMN = "merchant"
 COUNTERPARTY_COLUMN = "party"
 CATEGORICAL_COLUMNS = ("source_code", "type_code", "currency_code", "amount_band")
+MERCHANT_KEY_COLUMN = "merchant_key"
 # amount bands (absolute, in the transaction's currency): the model learns e.g. "payroll is large, coffee small"
 AMOUNT_EDGES = (1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000)
 
@@ -34,6 +36,58 @@ def normalize_text(values: pd.Series) -> pd.Series:
         .str.replace(r"\s+", " ", regex=True)
         .str.strip()
     )
+
+
+# What statement lines wrap around the merchant (upper case input). Processors and banks put these before, after or
+# between the words of the name; none of them says what was bought.
+_GENERIC = (
+    "POS EFTPOS VISA DEBIT CREDIT CARD CHECKCARD PURCHASE MOBILE RECURRING ONLINE ELECTRONIC PREAUTHORIZED PRE-AUTH "
+    "AUTHORIZED W/D PMT ACH DDA WITHDRAWAL WITHDRWL TRANSACTION CONTACTLESS SIGN BASED PIN CARTE PRLV PRELEVEMENT "
+    "SEPA VIR VIREMENT RECU EMIS EUROPEEN PERM INST REC POUR MOTIF DES PPD WEB CCD TEL IOPD IOPC FROM TO ON DE THE "
+    "INTERNATIONAL FOREIGN"
+).split()
+_PROCESSORS = r"\b(?:SQ|TST|SP|PP|PAYPAL|PY|IN|DD|DNH|SUMUP|ZETTLE|IZ|WPY|GOOGLE|APPLE\s?PAY|AMZN|SQU)\s?\*\s?"
+_NOISE = (
+    r"\bINDN\s*:.*?(?=\bCO ID\b|$)"  # ACH: the individual's name
+    r"|\b(?:CO ID|ID|REF|REFERENCE|TRACE|CONF|CONFIRMATION|AUTH|SEQ|TERMINAL|TERM|STORE|CARD)\b\s*:?\s*"
+    r"[A-Z0-9*#/-]*\d[A-Z0-9*#/-]*"  # a label and the number it introduces
+    r"|\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b"  # dates
+    r"|\b\d{1,2}[:H]\d{2}(?::\d{2})?\s?(?:[AP]M?)?\b"  # times (12:34, 10H07, 03:03P)
+    r"|-?\d{1,2}:\d{2}"  # "-15:03" glued to a name
+    r"|#\s?\d+|\(\d+\)|\*+[A-Z0-9]{6,}"  # store / terminal numbers, processor order ids
+    r"|\b[A-Z]*\d[A-Z0-9]*\d[A-Z0-9]*\b"  # any token with 2+ digits: card, account, reference numbers
+    r"|\b\d+\b"  # and plain numbers
+    r"|\bCOMMERCE ELECTRONIQUE\b|\bX{2,}\d*\b"
+)
+_GENERIC_WORDS = r"(?<![\w&'])(?:" + "|".join(w.replace("/", "\\/") for w in _GENERIC) + r")(?![\w&'])"
+_US_STATES = (
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR "
+    "PA RI SC SD TN TX UT VT VA WA WV WI WY DC"
+).split()
+_TAILS = r"(?:\s+(?:" + "|".join(_US_STATES) + r"|US|USA|NZ|NZL|AU|AUS|GB|GBR|UK|FR|FRA|DEU|CAN|IE|NL))+$"
+
+
+def clean_description(values: pd.Series) -> pd.Series:
+    """The merchant part of statement lines: upper case without processor prefixes ("POS PURCHASE", "SQ *",
+    "TST*", "PAYPAL *", "CARTE X9471 16/12"), labelled ids ("REF: ...", "DES: ... INDN: ... CO ID: ..."), dates,
+    times, store/terminal/card/reference numbers and a country or US-state tail. Generic words that only say
+    how the payment was made go; the name stays, so one merchant reads the same on every line."""
+    text = values.astype(str).str.upper().str.replace(r"[\s_]+", " ", regex=True)
+    text = text.str.replace(_PROCESSORS, " ", regex=True)
+    text = text.str.replace(_NOISE, " ", regex=True)
+    text = text.str.replace(r"[^\w&'./+ -]+", " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+    text = text.str.replace(_TAILS, "", regex=True)
+    text = text.str.replace(_GENERIC_WORDS, " ", regex=True)
+    text = text.str.replace(r"(?<!\w)[-./+]+(?!\w)", " ", regex=True).str.replace(r"\s+", " ", regex=True)
+    text = text.str.strip().str.replace(_TAILS, "", regex=True).str.strip(" -./")
+    return text.where(text != "", values.astype(str).str.upper().str.strip())
+
+
+def merchant_key(cleaned: pd.Series, words: int = 2) -> pd.Series:
+    """The first ``words`` letter words of a cleaned description: the payee memory's key (one merchant, one key,
+    whatever store or city follows)."""
+    tokens = cleaned.str.findall(r"[A-Z][A-Z&']+")
+    return tokens.map(lambda found: " ".join(found[:words]))
 
 
 def normalize_description(text: str | None) -> str:
@@ -65,10 +119,13 @@ def categorizer_features(frame: pd.DataFrame) -> pd.DataFrame:
         if "amount" in frame.columns
         else pd.Series(0.0, index=frame.index)
     )
+    cleaned = clean_description(description)
     return pd.DataFrame(
         {
             # "~" keeps each vocabulary non-empty when a training set lacks the field altogether
             TEXT_COLUMN: "~ " + normalize_text(description),
+            MERCHANT_COLUMN: "~ " + cleaned,
+            MERCHANT_KEY_COLUMN: merchant_key(cleaned),
             COUNTERPARTY_COLUMN: "~ " + normalize_text(_text(frame, "counterparty")),
             "source_code": _text(frame, "source").str.lower(),
             "type_code": _text(frame, "transaction_type").str.lower().str.strip(),

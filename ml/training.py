@@ -42,6 +42,7 @@ from .registry import Artifacts, Promotion, log_sklearn_model, promote_if_better
 CATEGORIZER = "finflow-categorizer"
 ANOMALY = "finflow-anomaly"
 THRESHOLD_TAG = "auto_apply_threshold"
+FIT_TO_TAG = "fit_to"  # the newest day the shipped model learned from
 VOCABULARY_TAG = "vocabulary"  # vocabulary_id of the categories the version predicts (all in categories.json)
 
 
@@ -117,6 +118,19 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation, categories: list[s
     )
 
 
+def _gate_rows(tracking_uri: str, test: pd.DataFrame) -> pd.DataFrame:
+    """The held-out rows the champion gate compares on: those newer than anything the champion learned from (it
+    was refitted on every row it had), or all of them when the champion has seen them all or predates the tag."""
+    from .registry import champion_version, version_tags
+
+    version = champion_version(tracking_uri, CATEGORIZER)
+    fit_to = version_tags(tracking_uri, CATEGORIZER, version).get(FIT_TO_TAG) if version else None
+    if not fit_to:
+        return test
+    unseen = test[pd.to_datetime(test["date"]) > pd.Timestamp(fit_to)]
+    return unseen if len(unseen) else test
+
+
 def train_and_register_categorizer(
     history: pd.DataFrame,
     tracking_uri: str,
@@ -137,7 +151,6 @@ def train_and_register_categorizer(
         **(params or {}),
         **trained.split,
         "seed": seed,
-        "target_auto_accuracy": 0.995,
         "min_threshold": MIN_THRESHOLD,
         "auto_apply_threshold": trained.threshold,
         "shuffle_labels": shuffle_labels,
@@ -160,15 +173,19 @@ def train_and_register_categorizer(
         tags={
             THRESHOLD_TAG: f"{trained.threshold:.6f}",
             VOCABULARY_TAG: vocabulary_id(categories),
+            FIT_TO_TAG: str(trained.split["fit_to"]),
             "categories": str(len(categories)),
         },
     )
 
+    gate_rows = _gate_rows(tracking_uri, trained.test)
+
     def score_champion(model, tags: dict[str, str]) -> float:  # noqa: ANN001
         threshold = float(tags.get(THRESHOLD_TAG, MIN_THRESHOLD))
-        return evaluate_categorizer(model, trained.test, threshold).metrics["accuracy"]
+        return evaluate_categorizer(model, gate_rows, threshold).metrics["accuracy"]
 
-    promotion = promote_if_better(tracking_uri, CATEGORIZER, registered, trained.metrics["accuracy"], score_champion)
+    candidate = evaluate_categorizer(trained.evaluated, gate_rows, trained.threshold).metrics["accuracy"]
+    promotion = promote_if_better(tracking_uri, CATEGORIZER, registered, candidate, score_champion)
     return TrainingOutcome(
         CATEGORIZER,
         registered.version,

@@ -128,3 +128,24 @@ def test_one_category_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--history", str(history_file)]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+def test_the_shipped_model_is_refit_on_the_newest_days_too():
+    from ml.categorizer import predict_with_confidence, train_categorizer
+
+    history = _history(days=20, per_day=12)
+    newest = history["date"].max()
+    arrived = pd.DataFrame(
+        {
+            "date": newest,
+            "description": [f"ZORBLAX HOLDINGS {n}" for n in range(6)],
+            "amount": -99.0,
+            "currency": "EUR",
+            "category": "New Venture ✨",
+        }
+    )
+    trained = train_categorizer(pd.concat([history, arrived], ignore_index=True))
+    assert trained.split["fit_to"] == newest and trained.split["test_from"] <= newest
+    probe = pd.DataFrame({"description": ["ZORBLAX HOLDINGS 77"], "amount": [-99.0], "currency": ["EUR"]})
+    assert predict_with_confidence(trained.pipeline, probe)["category"].iloc[0] == "New Venture ✨"
+    assert "New Venture ✨" not in trained.evaluated.classes_  # the figures come from the model without those days
