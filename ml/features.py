@@ -8,6 +8,8 @@ ledger line has no bank source), so every field is optional and missing text is 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -44,7 +46,7 @@ _GENERIC = (
     "POS EFTPOS VISA DEBIT CREDIT CARD CHECKCARD PURCHASE MOBILE RECURRING ONLINE ELECTRONIC PREAUTHORIZED PRE-AUTH "
     "AUTHORIZED W/D PMT ACH DDA WITHDRAWAL WITHDRWL TRANSACTION CONTACTLESS SIGN BASED PIN CARTE PRLV PRELEVEMENT "
     "SEPA VIR VIREMENT RECU EMIS EUROPEEN PERM INST REC POUR MOTIF DES PPD WEB CCD TEL IOPD IOPC FROM TO ON DE THE "
-    "INTERNATIONAL FOREIGN"
+    "INTERNATIONAL FOREIGN RECURNG"
 ).split()
 _PROCESSORS = r"\b(?:SQ|TST|SP|PP|PAYPAL|PY|IN|DD|DNH|SUMUP|ZETTLE|IZ|WPY|GOOGLE|APPLE\s?PAY|AMZN|SQU)\s?\*\s?"
 _NOISE = (
@@ -55,11 +57,18 @@ _NOISE = (
     r"|\b\d{1,2}[:H]\d{2}(?::\d{2})?\s?(?:[AP]M?)?\b"  # times (12:34, 10H07, 03:03P)
     r"|-?\d{1,2}:\d{2}"  # "-15:03" glued to a name
     r"|#\s?\d+|\(\d+\)|\*+[A-Z0-9]{6,}"  # store / terminal numbers, processor order ids
-    r"|\b[A-Z]*\d[A-Z0-9]*\d[A-Z0-9]*\b"  # any token with 2+ digits: card, account, reference numbers
-    r"|\b\d+\b"  # and plain numbers
+    r"|\b\d+\b"  # plain numbers
     r"|\bCOMMERCE ELECTRONIQUE\b|\bX{2,}\d*\b"
 )
-_GENERIC_WORDS = r"(?<![\w&'])(?:" + "|".join(w.replace("/", "\\/") for w in _GENERIC) + r")(?![\w&'])"
+_MIXED = r"\b[A-Z]*\d[A-Z0-9]*\d[A-Z0-9]*\b"  # a token with 2+ digits: card, account, reference numbers...
+
+
+def _letters_of(match: re.Match[str]) -> str:
+    """... of which only runs of 3+ letters stay ("ELIOR43426ARIST1" -> "ELIOR ARIST", "7486787333S" -> "")."""
+    return " " + " ".join(re.findall(r"[A-Z]{3,}", match.group(0))) + " "
+
+
+_GENERIC_WORDS = r"(?<![\w&'-])(?:" + "|".join(w.replace("/", "\\/") for w in _GENERIC) + r")(?![\w&'-])"
 _US_STATES = (
     "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR "
     "PA RI SC SD TN TX UT VT VA WA WV WI WY DC"
@@ -74,13 +83,13 @@ def clean_description(values: pd.Series) -> pd.Series:
     how the payment was made go; the name stays, so one merchant reads the same on every line."""
     text = values.astype(str).str.upper().str.replace(r"[\s_]+", " ", regex=True)
     text = text.str.replace(_PROCESSORS, " ", regex=True)
-    text = text.str.replace(_NOISE, " ", regex=True)
+    text = text.str.replace(_NOISE, " ", regex=True).str.replace(_MIXED, _letters_of, regex=True)
     text = text.str.replace(r"[^\w&'./+ -]+", " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
     text = text.str.replace(_TAILS, "", regex=True)
     text = text.str.replace(_GENERIC_WORDS, " ", regex=True)
     text = text.str.replace(r"(?<!\w)[-./+]+(?!\w)", " ", regex=True).str.replace(r"\s+", " ", regex=True)
     text = text.str.strip().str.replace(_TAILS, "", regex=True).str.strip(" -./")
-    return text.where(text != "", values.astype(str).str.upper().str.strip())
+    return text.where(text != "", normalize_text(values))  # nothing but numbers: their shape ("0-0-0")
 
 
 def merchant_key(cleaned: pd.Series, words: int = 2) -> pd.Series:
