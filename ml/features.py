@@ -19,6 +19,55 @@ MERCHANT_COLUMN = "merchant"
 COUNTERPARTY_COLUMN = "party"
 CATEGORICAL_COLUMNS = ("source_code", "type_code", "currency_code", "amount_band")
 MERCHANT_KEY_COLUMN = "merchant_key"
+KIND_COLUMN = "kind"
+
+# MCC-like kinds of business: whole words (or their plural) that say what a merchant sells, whatever its name, so a
+# merchant never seen before still lands near the ones of its kind. The model learns how each kind maps to the
+# user's own categories; the words are generic English and French, none is anyone's category name.
+MERCHANT_KINDS = {
+    "eat": "CAFE COFFEE ESPRESSO BAR PUB TAVERN RESTAURANT RESTAURANTE BISTRO BRASSERIE DINER GRILL KITCHEN PIZZA "
+    "BURGER SUSHI THAI NOODLE KEBAB TAQUERIA TACO BAKERY BOULANGERIE PATISSERIE SANDWICH DOORDASH DELIVEROO "
+    "MCDONALD KFC SUBWAY STARBUCKS DOMINO CHIPOTLE WENDY DONUT BAGEL DELI CANTEEN FOOD",
+    "grocery": "GROCER SUPERMARKET SUPERMARCHE MARKET FOODS WHOLEFDS SAFEWAY KROGER WALMART TESCO ALDI LIDL CARREFOUR "
+    "MONOPRIX FRANPRIX INTERMARCHE AUCHAN DAIRY BUTCHER",
+    "fuel": "FUEL PETROL GASOLINE SHELL CHEVRON EXXON TEXACO CALTEX MOBIL ESSO TOTAL GAS STATION",
+    "transport": "UBER LYFT TAXI CAB BUS RAIL TRAIN METRO TRANSIT TRANSPORT SNCF RATP TUBE FERRY "
+    "PARKING PARK TOLL SCOOTER LIME BIRD",
+    "travel": "AIRLINE AIRWAYS AIRLINES AIR FLIGHT HOTEL MOTEL INN LODGE HOSTEL BACKPACKERS AIRBNB BOOKING EXPEDIA "
+    "RESORT TRAVEL",
+    "health": "PHARMACY PHARMACIE CHEMIST DRUG MEDICAL MEDICAL CLINIC DENTAL DENTIST DOCTOR HOSPITAL HEALTH PHYSIO "
+    "OPTOMETRIST OPTICIAN SANTE LABORATOIRE",
+    "utility": "ENERGY ELECTRIC POWER GAS WATER UTILITY UTILITIES",
+    "telecom": "TELECOM MOBILE WIRELESS BROADBAND INTERNET FIBRE FIBER VODAFONE VERIZON COMCAST ORANGE "
+    "BOUYGUES SFR T-MOBILE",
+    "digital": "NETFLIX SPOTIFY APPLE ITUNES GOOGLE STEAM KINDLE AUDIBLE HULU DISNEY ADOBE MICROSOFT DROPBOX DIGITAL",
+    "shop": "AMAZON STORE SHOP SHOPPING MALL WAREHOUSE TARGET COSTCO IKEA EBAY ETSY DEPT DEPARTMENT OUTLET ELECTRONICS",
+    "clothing": "CLOTHING APPAREL FASHION SHOES SHOE BOUTIQUE ZARA H&M GAP NIKE ADIDAS",
+    "home": "HARDWARE HOME DEPOT LOWES GARDEN NURSERY FURNITURE LEROY CASTORAMA PAINT",
+    "leisure": "CINEMA MOVIE THEATRE THEATER CONCERT TICKET TICKETS MUSEUM ZOO POOL GYM FITNESS SPORT LOTTERY "
+    "GAMES BOWLING GOLF CLUB LIBRARY",
+    "education": "SCHOOL UNIVERSITY COLLEGE EDUCATION TUITION COURSE ACADEMY BOOKS BOOKSTORE LIBRAIRIE",
+    "insurance": "INSURANCE ASSURANCE INSURE MUTUELLE",
+    "housing": "RENT RENTAL LEASE LANDLORD PROPERTY PROPERTIES LOYER MORTGAGE STRATA",
+    "income": "SALARY PAYROLL WAGES WAGE PAYE SALAIRE DIVIDEND",
+    "transfer": "TRANSFER TRANSFERS TFR XFER ZELLE VENMO VIREMENT SAVINGS EPARGNE",
+    "fee": "FEE FEES CHARGE CHARGES INTEREST COMMISSION FRAIS COTISATION OVERDRAFT",
+    "cash": "ATM CASH WITHDRAWAL RETRAIT DAB",
+    "tax": "TAX IRS HMRC IMPOT IMPOTS DGFIP COUNCIL URSSAF",
+    "charity": "DONATION CHARITY FOUNDATION FONDATION CHURCH",
+    "auto": "AUTOMOTIVE AUTO TYRE TYRES TIRE TIRES MECHANIC REPAIRS GARAGE CARWASH",
+    "postal": "POST POSTAGE POSTAL COURIER FEDEX UPS DHL USPS",
+}
+_KIND_OF = {word: kind for kind, words in MERCHANT_KINDS.items() for word in words.split()}
+_KIND_WORDS = "|".join(sorted(map(re.escape, _KIND_OF), key=len, reverse=True))
+_KIND_PATTERN = re.compile(r"(?<![\w&])(" + _KIND_WORDS + r")S?(?![\w&])")
+
+
+def merchant_kinds(cleaned: pd.Series) -> pd.Series:
+    """``kind:eat kind:fuel``: the kinds of business the words of each cleaned description name ("" when none)."""
+    return cleaned.map(lambda text: " ".join(sorted({f"kind:{_KIND_OF[w]}" for w in _KIND_PATTERN.findall(text)})))
+
+
 # amount bands (absolute, in the transaction's currency): the model learns e.g. "payroll is large, coffee small"
 AMOUNT_EDGES = (1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000)
 
@@ -135,6 +184,7 @@ def categorizer_features(frame: pd.DataFrame) -> pd.DataFrame:
             TEXT_COLUMN: "~ " + normalize_text(description),
             MERCHANT_COLUMN: "~ " + cleaned,
             MERCHANT_KEY_COLUMN: merchant_key(cleaned),
+            KIND_COLUMN: "~ " + merchant_kinds(cleaned),
             COUNTERPARTY_COLUMN: "~ " + normalize_text(_text(frame, "counterparty")),
             "source_code": _text(frame, "source").str.lower(),
             "type_code": _text(frame, "transaction_type").str.lower().str.strip(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.features import clean_description, merchant_key
+from ml.features import clean_description, merchant_key, merchant_kinds
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
@@ -69,3 +69,11 @@ def test_real_fixture_lines_keep_their_names():
 
 def test_a_line_of_numbers_only_keeps_its_shape():
     assert clean_description(pd.Series(["06-0709-0256118-21"])).iloc[0] == "0-0-0-0"
+
+
+def test_kinds_of_business_carry_over_to_merchants_never_seen():
+    lines = pd.Series(
+        ["SQ *BLUE DOOR COFFEE 0042", "ACME ENERGY DD 88123", "BARNES & NOBLE 2675", "CITY TAXI 77", "ZZQX"]
+    )
+    kinds = merchant_kinds(clean_description(lines)).tolist()
+    assert kinds == ["kind:eat", "kind:utility", "", "kind:transport", ""]  # whole words only: BARNES is no BAR
