@@ -177,14 +177,19 @@ def categorizer_features(frame: pd.DataFrame) -> pd.DataFrame:
         if "amount" in frame.columns
         else pd.Series(0.0, index=frame.index)
     )
-    cleaned = clean_description(description)
+    # a day's lines repeat (the same merchants, payrolls, fees): clean each distinct one once
+    codes, distinct = pd.factorize(description.astype(str))
+    cleaned_distinct = clean_description(pd.Series(distinct, dtype=object))
+    kinds_distinct = merchant_kinds(cleaned_distinct).to_numpy(dtype=object)
+    cleaned = pd.Series(cleaned_distinct.to_numpy(dtype=object)[codes], index=frame.index)
+    kinds = pd.Series(kinds_distinct[codes], index=frame.index)
     return pd.DataFrame(
         {
             # "~" keeps each vocabulary non-empty when a training set lacks the field altogether
             TEXT_COLUMN: "~ " + normalize_text(description),
             MERCHANT_COLUMN: "~ " + cleaned,
             MERCHANT_KEY_COLUMN: merchant_key(cleaned),
-            KIND_COLUMN: "~ " + merchant_kinds(cleaned),
+            KIND_COLUMN: "~ " + kinds,
             COUNTERPARTY_COLUMN: "~ " + normalize_text(_text(frame, "counterparty")),
             "source_code": _text(frame, "source").str.lower(),
             "type_code": _text(frame, "transaction_type").str.lower().str.strip(),
