@@ -254,7 +254,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     except Exception as error:  # noqa: BLE001 - any failure: say so, exit non-zero, nothing became champion
         print(
-            f"training failed, nothing was registered or promoted ({type(error).__name__}: {error}); "
+            f"training failed, no new version became champion ({type(error).__name__}: {error}); "
             f"{_champion_note(mlflow_tracking_uri())}",
             file=sys.stderr,
         )

@@ -118,7 +118,7 @@ def test_a_failed_training_says_so_and_exits_non_zero(tmp_path, monkeypatch, cap
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--history", str(history_file)]) == 1
     err = capsys.readouterr().err
-    assert "training failed" in err and "nothing was registered" in err
+    assert "training failed" in err and "no new version became champion" in err
 
 
 def test_one_category_is_a_clear_error(tmp_path, monkeypatch, capsys):
