@@ -296,6 +296,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
+    from ml.categorizer import describe_vocabulary
     from ml.training import train_and_register_categorizer
 
     history = _read_history(args.history)
@@ -323,6 +324,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"cannot train: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - any failure: say so, exit non-zero, nothing became champion
+        print(
+            f"training failed, no new version became champion ({type(error).__name__}: {error}); "
+            f"{_champion_note(mlflow_tracking_uri())}",
+            file=sys.stderr,
+        )
+        return 1
     m = outcome.metrics
     print(
         f"finflow-categorizer v{outcome.version} trained on {sum(sources.values()):,} labeled rows "
@@ -332,9 +340,36 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"with accuracy {m['auto_accuracy']:.2%}\n"
         f"champion gate: {'promoted' if outcome.promoted else 'not promoted'} ({outcome.promotion.reason}); "
         f"champion is v{outcome.champion_version}\n"
+        f"v{outcome.version} speaks {describe_vocabulary(outcome.categories)}\n"
         f"MLflow run {outcome.run_id} in {mlflow_tracking_uri()}"
     )
     return 0
+
+
+def _champion_note(tracking_uri: str) -> str:
+    """Which categorizer is champion now and its vocabulary, or that there is none (for failure messages)."""
+    from ml.categorizer import describe_vocabulary
+    from ml.training import load_categorizer_champion
+
+    try:
+        champion = load_categorizer_champion(tracking_uri)
+    except LookupError:
+        return "there is no champion categorizer"
+    except Exception as error:  # noqa: BLE001 - the store itself may be what failed
+        return f"the champion could not be read either ({type(error).__name__})"
+    return f"the champion is still v{champion.version}, {describe_vocabulary(champion.categories)}"
+
+
+def _expected_vocabulary(path: str) -> list[str]:
+    """Category names, one a line (a ``category`` header line and blank lines are skipped)."""
+    file = Path(path)
+    if not file.is_file():
+        raise SystemExit(f"no such file: {file}")
+    names = [line.strip() for line in file.read_text(encoding="utf-8-sig").splitlines()]
+    names = [name for name in names if name and name.lower() != "category"]
+    if not names:
+        raise SystemExit(f"{file}: no category names (one a line)")
+    return names
 
 
 def _csv_safe(value: object) -> object:
@@ -354,7 +389,7 @@ def cmd_categorize(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from ml.categorizer import categorize_frame
+    from ml.categorizer import UNCATEGORIZED, categorize_frame, describe_vocabulary, vocabulary_mismatch
     from ml.rules import load_rules
     from ml.training import load_categorizer_champion
 
@@ -376,6 +411,28 @@ def cmd_categorize(args: argparse.Namespace) -> int:
     except LookupError as error:
         print(f"{error}: train one first (finflow train --history FILE.csv, or finflow demo)", file=sys.stderr)
         return 2
+    vocabulary = describe_vocabulary(champion.categories)
+    if args.categories:
+        differs = vocabulary_mismatch(_expected_vocabulary(args.categories), champion.categories)
+        if differs:
+            print(
+                f"refusing to categorize: {args.categories} expects other categories than champion "
+                f"finflow-categorizer v{champion.version} ({vocabulary}): {differs}. Train on a history with "
+                f"these categories first (finflow train --history FILE.csv)",
+                file=sys.stderr,
+            )
+            return 2
+    if "category" in frame.columns:  # a labeled file: its categories must be ones the champion knows
+        labels = set(frame["category"].str.strip()) - {"", UNCATEGORIZED}
+        unknown = sorted(labels - set(champion.categories))
+        if unknown:
+            print(
+                f"refusing to categorize: {source} column category has {len(unknown)} categories champion "
+                f"finflow-categorizer v{champion.version} does not know ({', '.join(unknown[:5])}); it speaks "
+                f"{vocabulary}",
+                file=sys.stderr,
+            )
+            return 2
     threshold = champion.threshold if args.threshold is None else args.threshold
     result = categorize_frame(
         inputs, champion.model, threshold, champion.version, None if args.no_rules else load_rules()
@@ -395,7 +452,7 @@ def cmd_categorize(args: argparse.Namespace) -> int:
         f"{len(out):,} rows -> {target}: {methods.get('rule', 0):,} by rule, "
         f"{int(((result['method'] == 'ml') & ~result['needs_review']).sum()):,} by finflow-categorizer "
         f"v{champion.version} (confidence >= {threshold:.3f}), {int(result['needs_review'].sum()):,} left "
-        f"uncategorized for review"
+        f"uncategorized for review\nmodel: finflow-categorizer v{champion.version}, {vocabulary}"
     )
     return 0
 
@@ -659,6 +716,11 @@ def build_parser() -> argparse.ArgumentParser:
     categorize.add_argument("-o", "--output", required=True, metavar="OUT.csv")
     categorize.add_argument("--threshold", type=float, help="auto-apply threshold (default: the champion's)")
     categorize.add_argument("--no-rules", action="store_true", help="the model only, no analyst rules")
+    categorize.add_argument(
+        "--categories",
+        metavar="FILE",
+        help="the category names the output must use, one a line: refuse unless the champion speaks exactly these",
+    )
     categorize.set_defaults(func=cmd_categorize)
 
     review = sub.add_parser("review", help="work the review queue: list items, record decisions")
