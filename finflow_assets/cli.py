@@ -768,7 +768,8 @@ CONSOLE_COMMANDS = ("demo", "ingest", "train")  # long pipeline commands: progre
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.umask(0o077)  # files FinFlow and its child processes write (statements, reports, models) are the owner's only
+    # files FinFlow and its child processes write (statements, reports, models) are the owner's only
+    previous_umask = os.umask(0o077)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -787,6 +788,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place a crash becomes a message a person reads
         return _report_crash(args, exc)
+    finally:
+        os.umask(previous_umask)  # for callers in the same process (tests)
 
 
 def _report_crash(args: argparse.Namespace, exc: BaseException) -> int:
