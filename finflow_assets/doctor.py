@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .settings import mlflow_tracking_uri, paths
@@ -182,6 +183,10 @@ def check_browser() -> Check:
     return Check("browser (UI test)", "ok", chromium)
 
 
+if TYPE_CHECKING:
+    from .sources.registry import SourceSpec
+
+
 def check_sources() -> Iterator[Check]:
     from .sources.registry import SOURCES
 
@@ -200,38 +205,47 @@ def check_sources() -> Iterator[Check]:
                 )
             continue
         api = spec.api
-        if not os.environ.get(api.base_url_env, "").strip() and not os.environ.get(api.token_env, "").strip():
+        if not any(os.environ.get(v, "").strip() for v in (api.base_url_env, *api.auth.env.values())):
             unconfigured.append(spec.name)
             continue
-        yield _check_api_source(name, api.base_url_env, api.token_env, api.path)
+        yield _check_api_source(name, spec)
     if unconfigured:
         yield Check(
             "API sources",
             "note",
-            f"not configured: {', '.join(unconfigured)} (FINFLOW_<SOURCE>_API_URL and _API_KEY); "
+            f"not configured: {', '.join(unconfigured)} (FINFLOW_<SOURCE>_API_URL and its credentials); "
             "finflow demo serves simulated ones",
         )
 
 
-def _check_api_source(name: str, url_env: str, key_env: str, path: str) -> Check:
-    url, key = os.environ.get(url_env, "").strip(), os.environ.get(key_env, "").strip()
-    if not url or not key:
-        missing = url_env if not url else key_env
-        return Check(name, "FAIL", f"{missing} is not set", f"set {missing} (both {url_env} and {key_env} are needed)")
-    import httpx
+def _check_api_source(name: str, spec: SourceSpec) -> Check:
+    """One request the way the connector makes it (the vendor's authentication, a token fetched if it needs one)."""
+    from .sources.connectors.auth import credentials_from_env
+    from .sources.connectors.http import ApiAuthError, ApiClient, ApiConfigError, ApiError, RetryPolicy
 
-    target = url.rstrip("/") + "/" + path.lstrip("/")
+    api = spec.api
+    assert api is not None
+    url = os.environ.get(api.base_url_env, "").strip()
+    credentials = api.auth.describe()
+    if not url:
+        return Check(name, "FAIL", f"{api.base_url_env} is not set", f"set {api.base_url_env} and {credentials}")
     try:
-        status = httpx.get(target, headers={"Authorization": f"Bearer {key}"}, timeout=TIMEOUT_SECONDS).status_code
-    except httpx.HTTPError as error:
-        return Check(
-            name, "FAIL", f"cannot reach {url}: {error or type(error).__name__}", f"check {url_env} and the network"
-        )
-    if status in (401, 403):
-        return Check(name, "FAIL", f"{url} refused the key (HTTP {status})", f"set a valid key in {key_env}")
-    if status == 404 or status >= 500:  # a request without parameters may be refused (400), but not found
-        return Check(name, "note", f"{url} answers HTTP {status} on {path}", f"check {url_env}")
-    return Check(name, "ok", f"{url} accepts the key")
+        secrets = credentials_from_env(spec.name, api.auth)
+    except ApiConfigError as error:
+        return Check(name, "FAIL", str(error), f"set {credentials}")
+    policy = RetryPolicy(attempts=1, timeout=TIMEOUT_SECONDS, connect_timeout=TIMEOUT_SECONDS)
+    try:
+        with ApiClient(spec.name, url, secrets, policy=policy) as client:
+            client.get_bytes(api.path)
+    except ApiAuthError as error:
+        detail = f"{url} refused the credentials (HTTP {error.status})"
+        return Check(name, "FAIL", detail, f"set valid credentials in {credentials}")
+    except ApiError as error:
+        status = getattr(error, "status", None)
+        if status is not None and status < 500 and status != 404:  # a bare request may be refused (400), not lost
+            return Check(name, "ok", f"{url} accepts the credentials")
+        return Check(name, "FAIL", f"cannot use {url}: {error}", f"check {api.base_url_env} and the network")
+    return Check(name, "ok", f"{url} accepts the credentials")
 
 
 def check_notifications() -> Iterator[Check]:

@@ -18,9 +18,12 @@ def own_home(tmp_path, monkeypatch):
     monkeypatch.setenv("FINFLOW_HOME", str(tmp_path / "data"))
     for name in ("FINFLOW_DATABASE_URL", "MLFLOW_TRACKING_URI", "FINFLOW_SMTP_HOST", "FINFLOW_SLACK_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
+    from finflow_assets.sources.registry import get_source
+
     for source in API_SOURCES:
-        monkeypatch.delenv(f"FINFLOW_{source.upper()}_API_URL", raising=False)
-        monkeypatch.delenv(f"FINFLOW_{source.upper()}_API_KEY", raising=False)
+        api = get_source(source).api
+        for name in (api.base_url_env, *api.auth.env.values()):
+            monkeypatch.delenv(name, raising=False)
     from finflow_assets.settings import paths
 
     return paths().ensure()
@@ -58,11 +61,12 @@ def test_api_sources_are_reached_with_their_keys(own_home, monkeypatch) -> None:
         results = _by_name(check_sources())
         assert {results[f"source {s}"].status for s in API_SOURCES} == {"ok"}, results
         monkeypatch.setenv("FINFLOW_STRIPE_API_KEY", "not-the-key")
-        monkeypatch.delenv("FINFLOW_PAYPAL_API_KEY")
+        monkeypatch.delenv("FINFLOW_PAYPAL_CLIENT_SECRET")
         results = _by_name(check_sources())
     stripe, paypal = results["source stripe"], results["source paypal"]
-    assert stripe.status == "FAIL" and "refused the key" in stripe.detail and "FINFLOW_STRIPE_API_KEY" in stripe.fix
-    assert paypal.status == "FAIL" and paypal.detail == "FINFLOW_PAYPAL_API_KEY is not set"
+    assert stripe.status == "FAIL" and "refused the credentials" in stripe.detail
+    assert "FINFLOW_STRIPE_API_KEY" in stripe.fix
+    assert paypal.status == "FAIL" and "FINFLOW_PAYPAL_CLIENT_SECRET" in paypal.detail
 
 
 def test_an_unreachable_or_misconfigured_mail_server_is_named(own_home, monkeypatch) -> None:

@@ -16,7 +16,7 @@ def test_every_file_drop_source_has_a_sensor():
     assert set(SENSORS) == {
         f"{name}_file_drop"
         for name in ("bank_operating", "bank_payroll", "bank_eu", "bank_treasury", "bank_lockbox", "payroll", "erp_gl")
-    }
+    } | {"fx_rates_ecb_file_drop"}  # the ECB exchange-rate files, a reference source landed the same way
 
 
 def test_new_file_requests_one_run_keyed_by_the_files(finflow_home):

@@ -49,7 +49,7 @@ UPDATE_SCREENSHOT = os.environ.get("FINFLOW_UPDATE_SCREENSHOT") == "1"
 PER_DAY = 2000 if UPDATE_SCREENSHOT else 300
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "images" / "lineage.png"
 # tall enough that the zoomed-to-width lineage graph, one step zoomed out, fits on the screen whole
-VIEWPORT = {"width": 1600, "height": 1800}  # tall enough for the whole lineage one zoom step out
+VIEWPORT = {"width": 1600, "height": 2600}  # tall enough for the whole lineage one zoom step out
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +280,7 @@ def test_lineage_graph_shows_every_group_and_asset(site: Site, page, expected: d
         expect(graph.get_by_text("fct_transactions", exact=True)).to_be_visible()
         page.get_by_role("button", name="zoom_out", exact=True).click()  # zoomed to the width; one step out: all
         page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(500)
 
         labels = [text.strip() for text in graph.all_text_contents() if text.strip() and text.strip() not in groups]
         missing = [n for n in expected if not any(_abbreviates(label, n) for label in labels)]
