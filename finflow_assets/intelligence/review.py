@@ -27,18 +27,21 @@ create table if not exists review.review_decisions (
     item_id text not null,
     transaction_id text,
     decision text not null constraint review_decisions_decision_check
-        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier')),
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'undo')),
     category text,
     reviewer text not null check (reviewer <> ''),
     decided_at timestamptz not null default now(),
     note text not null default '',
+    reverses bigint references review.review_decisions (decision_id),
     constraint decision_fits_item check (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
         or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
+        or (decision = 'undo' and reverses is not null)
     )
 );
+
 create index if not exists review_decisions_item on review.review_decisions (item_type, item_id, decision_id);
 create index if not exists review_decisions_decided_at on review.review_decisions (decided_at);
 create table if not exists review.review_queue (
@@ -61,6 +64,7 @@ create table if not exists review.review_queue (
 
 ITEM_TYPES = ("redelivery", "anomaly", "category", "reconciliation")
 DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier")
+UNDO = "undo"  # an append-only reversal row: ``reverses`` names the decision it takes back
 # the queue's order: money that may count twice first, then anomalies, categories, reconciliation
 _ORDER = "array['redelivery', 'anomaly', 'category', 'reconciliation']"
 RECONCILIATION = "marts.fct_reconciliation"
@@ -79,7 +83,17 @@ QUEUE_COLUMNS = (
     "model_version",
 )
 
-_UNDECIDED = "not exists (select 1 from review.review_decisions d where d.item_type = {} and d.item_id = {})"
+# a decision counts unless it is an undo row or an undo row reverses it
+EFFECTIVE = (
+    "d.decision <> 'undo' and not exists (select 1 from review.review_decisions u where u.reverses = d.decision_id)"
+)
+# the decisions in force, for every reader (dbt's marts, training): undo rows and what they reverse left out
+EFFECTIVE_DECISIONS = "review.effective_decisions"
+_UNDECIDED = (
+    "not exists (select 1 from review.review_decisions d where d.item_type = {} and d.item_id = {} and "
+    + EFFECTIVE
+    + ")"
+)
 
 _ANOMALIES = """
 select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t.amount, t.currency,
@@ -89,6 +103,7 @@ from marts.fct_transactions t
 where t.anomaly_flagged and t.anomaly_review_status = 'pending'
   and not exists (
       select 1 from review.review_decisions d where d.item_type = 'anomaly' and d.item_id = t.transaction_id
+      and """ + EFFECTIVE + """
   )
 """
 
@@ -104,6 +119,7 @@ left join ml.transaction_categories c using (transaction_id)
 where t.category_needs_review
   and not exists (
       select 1 from review.review_decisions d where d.item_type = 'category' and d.item_id = t.transaction_id
+      and """ + EFFECTIVE + """
   )
 """
 
@@ -116,11 +132,12 @@ from raw._superseded s
 where s.status in ('held', 'disputed')
   and not exists (
       select 1 from review.review_decisions d where d.item_type = 'redelivery' and d.item_id = s.conflict_id
+      and """ + EFFECTIVE + """
   )
 order by s.conflict_id, s.side desc, s.source_row
 """
 
-# decisions tables made before re-delivery conflicts were reviewed get the wider checks (checked first: ALTER TABLE
+# decisions tables made before re-delivery conflicts and undo rows get the column and the wider checks (checked first: ALTER TABLE
 # locks the table even when it changes nothing)
 _WIDEN_CHECKS = """
 alter table review.review_decisions
@@ -130,12 +147,13 @@ alter table review.review_decisions
     add constraint review_decisions_item_type_check
         check (item_type in ('category', 'anomaly', 'reconciliation', 'redelivery')),
     add constraint review_decisions_decision_check
-        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier')),
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'undo')),
     add constraint decision_fits_item check (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
         or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
+        or (decision = 'undo' and reverses is not null)
     )
 """
 
@@ -144,10 +162,21 @@ def ensure_review_tables(conn: psycopg.Connection) -> None:
     conn.execute(REVIEW_DDL)
     narrow = conn.execute(
         "select 1 from pg_constraint where conrelid = 'review.review_decisions'::regclass"
-        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%redelivery%%'"
+        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%undo%%'"
     ).fetchone()
     if narrow:
+        conn.execute(
+            "alter table review.review_decisions add column if not exists reverses bigint"
+            " references review.review_decisions (decision_id)"
+        )
         conn.execute(_WIDEN_CHECKS)
+    conn.execute(
+        "create unique index if not exists review_decisions_reverses on review.review_decisions (reverses)"
+    )
+    if not relation_exists(conn, EFFECTIVE_DECISIONS):  # CREATE OR REPLACE VIEW would lock the table every call
+        conn.execute(
+            f"create view {EFFECTIVE_DECISIONS} as select d.* from review.review_decisions d where {EFFECTIVE}"
+        )
 
 
 def relation_exists(conn: psycopg.Connection, name: str) -> bool:
@@ -264,6 +293,20 @@ class DecisionError(ValueError):
     """A decision that does not fit its item (unknown item, wrong decision for its type, missing category)."""
 
 
+_DECISION_COLUMNS = (
+    "decision_id",
+    "item_type",
+    "item_id",
+    "transaction_id",
+    "decision",
+    "category",
+    "reviewer",
+    "decided_at",
+    "note",
+    "reverses",
+)
+
+
 def record_decision(
     conn: psycopg.Connection,
     item_id: str,
@@ -278,6 +321,62 @@ def record_decision(
     for a transaction that is not queued: any transaction's category can be corrected). ``approve`` on a category
     records the suggested category it approves."""
     ensure_review_tables(conn)
+    with conn.transaction():  # the decision and what it settles commit together, or neither does
+        return _record(conn, item_id, decision, reviewer, item_type=item_type, category=category, note=note)
+
+
+def record_decisions(
+    conn: psycopg.Connection,
+    items: list[tuple[str | None, str]],
+    decision: str,
+    reviewer: str,
+    *,
+    category: str | None = None,
+    note: str = "",
+) -> list[dict]:
+    """One decision on many ``(item_type, item_id)`` items (a reviewer's bulk action) in one transaction: every
+    one is recorded or, when one does not fit, none is (the error names it)."""
+    ensure_review_tables(conn)
+    with conn.transaction():
+        return [
+            _record(conn, item_id, decision, reviewer, item_type=item_type, category=category, note=note)
+            for item_type, item_id in items
+        ]
+
+
+def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
+    """Take back ``reviewer``'s latest decision still in force by appending an ``undo`` row that reverses it (the
+    table stays append-only; the item returns to the queue and the next run stops applying it). A re-delivery
+    decision has already settled which file counts and is not undone here."""
+    ensure_review_tables(conn)
+    with conn.transaction():
+        last = conn.execute(
+            "select decision_id, item_type, item_id, transaction_id from review.review_decisions d"
+            " where d.reviewer = %s and " + EFFECTIVE + " order by d.decision_id desc limit 1 for update",
+            (reviewer,),
+        ).fetchone()
+        if last is None:
+            raise DecisionError(f"{reviewer} has no decision to undo")
+        if last[1] == "redelivery":
+            raise DecisionError(f"decision {last[0]} settled a re-delivery conflict and cannot be undone here")
+        row = conn.execute(
+            "insert into review.review_decisions (item_type, item_id, transaction_id, decision, reviewer, note,"
+            " reverses) values (%s, %s, %s, 'undo', %s, %s, %s) returning " + ", ".join(_DECISION_COLUMNS),
+            (last[1], last[2], last[3], reviewer, note, last[0]),
+        ).fetchone()
+    return dict(zip(_DECISION_COLUMNS, row, strict=True))
+
+
+def _record(
+    conn: psycopg.Connection,
+    item_id: str,
+    decision: str,
+    reviewer: str,
+    *,
+    item_type: str | None,
+    category: str | None,
+    note: str,
+) -> dict:
     if decision not in DECISIONS:
         raise DecisionError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
     if not reviewer.strip():
@@ -319,22 +418,18 @@ def record_decision(
     if decision == "recategorize" and not (category or "").strip():
         raise DecisionError("recategorize needs the category (--category)")
     try:
-        with conn.transaction():  # the decision and what it settles commit together, or neither does
+        with conn.transaction():
             row = conn.execute(
-                """
-                insert into review.review_decisions
-                    (item_type, item_id, transaction_id, decision, category, reviewer, note)
-                values (%s, %s, %s, %s, %s, %s, %s)
-                returning decision_id, item_type, item_id, transaction_id, decision, category, reviewer, decided_at
-                """,
+                "insert into review.review_decisions"
+                " (item_type, item_id, transaction_id, decision, category, reviewer, note)"
+                " values (%s, %s, %s, %s, %s, %s, %s) returning " + ", ".join(_DECISION_COLUMNS),
                 (item_type, item_id, transaction_id, decision, category, reviewer, note),
             ).fetchone()
             if item_type == "redelivery" and not resolve(conn, item_id, accept_later=decision == "approve"):
                 raise DecisionError(f"{item_id} is not an open re-delivery conflict")
     except psycopg.errors.CheckViolation as error:
         raise DecisionError(f"{decision} does not apply to a {item_type} item") from error
-    names = ("decision_id", "item_type", "item_id", "transaction_id", "decision", "category", "reviewer", "decided_at")
-    return dict(zip(names, row, strict=True))
+    return dict(zip(_DECISION_COLUMNS, row, strict=True))
 
 
 def decisions_since(conn: psycopg.Connection, decision_id: int = 0) -> tuple[int, int, int]:
