@@ -89,11 +89,7 @@ EFFECTIVE = (
 )
 # the decisions in force, for every reader (dbt's marts, training): undo rows and what they reverse left out
 EFFECTIVE_DECISIONS = "review.effective_decisions"
-_UNDECIDED = (
-    "not exists (select 1 from review.review_decisions d where d.item_type = {} and d.item_id = {} and "
-    + EFFECTIVE
-    + ")"
-)
+_UNDECIDED = "not exists (select 1 from review.effective_decisions d where d.item_type = {} and d.item_id = {})"
 
 _ANOMALIES = """
 select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t.amount, t.currency,
@@ -102,8 +98,7 @@ select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t
 from marts.fct_transactions t
 where t.anomaly_flagged and t.anomaly_review_status = 'pending'
   and not exists (
-      select 1 from review.review_decisions d where d.item_type = 'anomaly' and d.item_id = t.transaction_id
-      and """ + EFFECTIVE + """
+      select 1 from review.effective_decisions d where d.item_type = 'anomaly' and d.item_id = t.transaction_id
   )
 """
 
@@ -118,8 +113,7 @@ from marts.fct_transactions t
 left join ml.transaction_categories c using (transaction_id)
 where t.category_needs_review
   and not exists (
-      select 1 from review.review_decisions d where d.item_type = 'category' and d.item_id = t.transaction_id
-      and """ + EFFECTIVE + """
+      select 1 from review.effective_decisions d where d.item_type = 'category' and d.item_id = t.transaction_id
   )
 """
 
@@ -131,14 +125,13 @@ select distinct on (s.conflict_id)
 from raw._superseded s
 where s.status in ('held', 'disputed')
   and not exists (
-      select 1 from review.review_decisions d where d.item_type = 'redelivery' and d.item_id = s.conflict_id
-      and """ + EFFECTIVE + """
+      select 1 from review.effective_decisions d where d.item_type = 'redelivery' and d.item_id = s.conflict_id
   )
 order by s.conflict_id, s.side desc, s.source_row
 """
 
-# decisions tables made before re-delivery conflicts and undo rows get the column and the wider checks (checked first: ALTER TABLE
-# locks the table even when it changes nothing)
+# decisions tables made before re-delivery conflicts and undo rows get the column and the wider checks (checked
+# first: ALTER TABLE locks the table even when it changes nothing)
 _WIDEN_CHECKS = """
 alter table review.review_decisions
     drop constraint if exists review_decisions_item_type_check,
@@ -170,13 +163,10 @@ def ensure_review_tables(conn: psycopg.Connection) -> None:
             " references review.review_decisions (decision_id)"
         )
         conn.execute(_WIDEN_CHECKS)
-    conn.execute(
-        "create unique index if not exists review_decisions_reverses on review.review_decisions (reverses)"
-    )
+    conn.execute("create unique index if not exists review_decisions_reverses on review.review_decisions (reverses)")
     if not relation_exists(conn, EFFECTIVE_DECISIONS):  # CREATE OR REPLACE VIEW would lock the table every call
-        conn.execute(
-            f"create view {EFFECTIVE_DECISIONS} as select d.* from review.review_decisions d where {EFFECTIVE}"
-        )
+        view = f"create view {EFFECTIVE_DECISIONS} as select d.* from review.review_decisions d where {EFFECTIVE}"  # noqa: S608 - constants only
+        conn.execute(view)
 
 
 def relation_exists(conn: psycopg.Connection, name: str) -> bool:
@@ -289,6 +279,82 @@ def list_queue(conn: psycopg.Connection, item_type: str | None = None, limit: in
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# the queue page's sort keys (whitelisted: a request names one of these, never SQL)
+SORTS = {
+    "queue": sql.SQL(
+        "array_position(" + _ORDER + ", q.item_type), "
+        "case when q.item_type = 'anomaly' then -q.score else q.score end nulls last, q.booked_date, q.item_id"
+    ),
+    "score": sql.SQL("q.score desc nulls last, q.item_id"),
+    "amount": sql.SQL("abs(q.amount) desc nulls last, q.item_id"),
+    "date": sql.SQL("q.booked_date nulls last, q.item_id"),
+    "newest": sql.SQL("q.booked_date desc nulls last, q.item_id"),
+}
+
+
+def search_queue(
+    conn: psycopg.Connection,
+    *,
+    item_type: str | None = None,
+    source: str | None = None,
+    text: str | None = None,
+    account: str | None = None,
+    date_from: object = None,
+    date_to: object = None,
+    amount_min: float | None = None,
+    amount_max: float | None = None,
+    sort: str = "queue",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[dict], int, dict[str, int]]:
+    """A page of pending items with filters (all bound as parameters) and the transaction's account, base amount
+    and counterparty; returns (rows, rows matching the filters, pending items per type)."""
+    ensure_review_tables(conn)
+    has_facts = relation_exists(conn, "marts.fct_transactions")
+    fact_columns = _columns(conn, "marts", "fct_transactions") if has_facts else set()
+    extra = {name: (f"t.{name}" if name in fact_columns else "null") for name in ("account_id", "amount_base")}
+    join = "left join marts.fct_transactions t on t.transaction_id = q.transaction_id" if has_facts else ""
+    conditions = [sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))]
+    params: list[object] = []
+    filters = (
+        ("q.item_type = %s", item_type),
+        ("q.source = %s", source),
+        ("q.description ilike '%%' || %s || '%%'", text),
+        (f"{extra['account_id']} ilike '%%' || %s", account),
+        ("q.booked_date >= %s", date_from),
+        ("q.booked_date <= %s", date_to),
+        ("abs(q.amount) >= %s", amount_min),
+        ("abs(q.amount) <= %s", amount_max),
+    )
+    for condition, value in filters:
+        if value not in (None, ""):
+            conditions.append(sql.SQL(condition))
+            params.append(value)
+    where = sql.SQL(" and ").join(conditions)
+    base = sql.SQL("from review.review_queue q {join} where {where}").format(join=sql.SQL(join), where=where)
+    columns = sql.SQL(", ").join(
+        [sql.SQL("q.{}").format(sql.Identifier(c)) for c in QUEUE_COLUMNS]
+        + [sql.SQL(f"{expr} as {name}") for name, expr in extra.items()]
+        + [sql.SQL("current_date - q.booked_date as age_days")]
+    )
+    query = sql.SQL("select {columns} {base} order by {order} limit %s offset %s").format(
+        columns=columns, base=base, order=SORTS.get(sort, SORTS["queue"])
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(query, [*params, int(limit), int(offset)])
+        names = [d.name for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    total = conn.execute(sql.SQL("select count(*) {base}").format(base=base), params).fetchone()[0]
+    counts = dict(
+        conn.execute(
+            sql.SQL("select q.item_type, count(*) from review.review_queue q where {} group by 1").format(
+                sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))
+            )
+        ).fetchall()
+    )
+    return rows, int(total), {item: int(counts.get(item, 0)) for item in ITEM_TYPES}
+
+
 class DecisionError(ValueError):
     """A decision that does not fit its item (unknown item, wrong decision for its type, missing category)."""
 
@@ -305,6 +371,7 @@ _DECISION_COLUMNS = (
     "note",
     "reverses",
 )
+_RETURNING = sql.SQL(", ").join(map(sql.Identifier, _DECISION_COLUMNS))
 
 
 def record_decision(
@@ -351,8 +418,10 @@ def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
     ensure_review_tables(conn)
     with conn.transaction():
         last = conn.execute(
-            "select decision_id, item_type, item_id, transaction_id from review.review_decisions d"
-            " where d.reviewer = %s and " + EFFECTIVE + " order by d.decision_id desc limit 1 for update",
+            sql.SQL(
+                "select decision_id, item_type, item_id, transaction_id from review.review_decisions d"
+                " where d.reviewer = %s and {} order by d.decision_id desc limit 1 for update of d"
+            ).format(sql.SQL(EFFECTIVE)),
             (reviewer,),
         ).fetchone()
         if last is None:
@@ -360,8 +429,10 @@ def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
         if last[1] == "redelivery":
             raise DecisionError(f"decision {last[0]} settled a re-delivery conflict and cannot be undone here")
         row = conn.execute(
-            "insert into review.review_decisions (item_type, item_id, transaction_id, decision, reviewer, note,"
-            " reverses) values (%s, %s, %s, 'undo', %s, %s, %s) returning " + ", ".join(_DECISION_COLUMNS),
+            sql.SQL(
+                "insert into review.review_decisions (item_type, item_id, transaction_id, decision, reviewer, note,"
+                " reverses) values (%s, %s, %s, 'undo', %s, %s, %s) returning {}"
+            ).format(_RETURNING),
             (last[1], last[2], last[3], reviewer, note, last[0]),
         ).fetchone()
     return dict(zip(_DECISION_COLUMNS, row, strict=True))
@@ -420,9 +491,11 @@ def _record(
     try:
         with conn.transaction():
             row = conn.execute(
-                "insert into review.review_decisions"
-                " (item_type, item_id, transaction_id, decision, category, reviewer, note)"
-                " values (%s, %s, %s, %s, %s, %s, %s) returning " + ", ".join(_DECISION_COLUMNS),
+                sql.SQL(
+                    "insert into review.review_decisions"
+                    " (item_type, item_id, transaction_id, decision, category, reviewer, note)"
+                    " values (%s, %s, %s, %s, %s, %s, %s) returning {}"
+                ).format(_RETURNING),
                 (item_type, item_id, transaction_id, decision, category, reviewer, note),
             ).fetchone()
             if item_type == "redelivery" and not resolve(conn, item_id, accept_later=decision == "approve"):
