@@ -8,6 +8,8 @@ import psycopg
 
 from finflow_assets.intelligence.review import rebuild_queue
 from finflow_assets.intelligence.scores import ensure_tables
+from finflow_assets.reports.assets import rebuild_table
+from finflow_assets.reports.catalog import CATEGORY_SUMMARY
 from finflow_assets.review_app.users import add_user
 
 XSS = "<script>window.__xss = 1</script><img src=x onerror=alert(1)>"
@@ -89,6 +91,7 @@ def seed(conn: psycopg.Connection, *, filler: int = 0) -> dict[str, int]:
         " select transaction_id, 'uncategorized', category_confidence, 'ml', 0.85 from marts.fct_transactions"
         " where category_needs_review"
     )
+    rebuild_table(conn, CATEGORY_SUMMARY)  # the report's table, as the report asset writes it
     for name, role in (("rita", "reviewer"), ("vic", "viewer"), ("ada", "admin")):
         add_user(conn, name, role, PASSWORD)
     return rebuild_queue(conn)
