@@ -369,6 +369,46 @@ def test_review_decisions_override_downstream_and_teach_the_next_model(pipeline_
     assert predict_with_confidence(old, frame)["category"].iloc[0] == wrong
 
 
+def test_bulk_decisions_apply_downstream_and_an_undone_one_stops_counting(pipeline_run, db):
+    """The review workspace's path: a bulk decision (one transaction) and an undo (an appended reversal row) are
+    what the next run's fct_transactions applies; the undone transaction goes back to what the models said."""
+    from finflow_assets.cli import materialize_everything
+    from finflow_assets.intelligence.review import record_decisions, undo_last
+
+    rows = db.execute(
+        "select transaction_id, category, category_method from marts.fct_transactions t"
+        " where category_method = 'ml' and category <> 'meals_entertainment' and not exists"
+        " (select 1 from review.review_decisions d where d.transaction_id = t.transaction_id)"
+        " order by transaction_id limit 2"
+    ).fetchall()
+    kept, undone = rows
+    with db.transaction():
+        record_decisions(
+            db,
+            [("category", kept[0]), ("category", undone[0])],
+            "recategorize",
+            "carol",
+            category="meals_entertainment",
+        )
+    reversal = undo_last(db, "carol")
+    assert reversal["reverses"] is not None and reversal["item_id"] == undone[0]
+    assert materialize_everything("fct_transactions*").success
+    facts = dict(
+        (r[0], r[1:])
+        for r in db.execute(
+            "select transaction_id, category, category_method from marts.fct_transactions"
+            " where transaction_id = any(%s)",
+            ([kept[0], undone[0]],),
+        ).fetchall()
+    )
+    assert facts[kept[0]] == ("meals_entertainment", "human")
+    assert facts[undone[0]] == undone[1:]
+    history = db.execute(
+        "select decision from review.review_decisions where reviewer = 'carol' order by decision_id"
+    ).fetchall()
+    assert [h[0] for h in history] == ["recategorize", "recategorize", "undo"]  # append-only
+
+
 def test_scoring_with_the_model_store_unavailable_fails_clearly_and_writes_nothing(pipeline_run, db):
     """The MLflow tracking server is down (nothing listens on its port): scoring stops with an error that says so
     (it does not mistake "cannot tell" for "no model yet"), and the score tables are exactly as before."""

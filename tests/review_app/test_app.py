@@ -180,3 +180,44 @@ def test_hostile_descriptions_and_filters_are_inert(app, review_url):
     assert "tx-103" in found and 'tx-1"' not in found  # the injection text matches itself, literally
     with connect(review_url) as conn:
         assert conn.execute("select count(*) from review.review_queue").fetchone()[0] == MERCHANT_LINES + 4
+
+
+def test_a_decisions_table_from_before_undo_gets_the_column_and_keeps_its_rows(finflow_home):
+    """A warehouse made by an earlier FinFlow (no ``reverses`` column, narrower checks): the first use adds the
+    column, widens the checks and creates the view, and its decisions stay in force."""
+    from finflow_assets.intelligence.review import ensure_review_tables, undo_last
+    from tests.conftest import fresh_database
+
+    with fresh_database("test_review_migration") as url, connect(url, autocommit=True) as conn:
+        conn.execute(OLD_DECISIONS_DDL)
+        conn.execute(
+            "insert into review.review_decisions (item_type, item_id, transaction_id, decision, category, reviewer)"
+            " values ('category', 't-1', 't-1', 'recategorize', 'travel', 'alice')"
+        )
+        ensure_review_tables(conn)
+        assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 1
+        undone = undo_last(conn, "alice")
+        assert undone["reverses"] == 1
+        assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 0
+
+
+# review.review_decisions as FinFlow made it before re-delivery conflicts and undo rows
+OLD_DECISIONS_DDL = """
+create schema if not exists review;
+create table review.review_decisions (
+    decision_id bigserial primary key,
+    item_type text not null check (item_type in ('category', 'anomaly', 'reconciliation')),
+    item_id text not null,
+    transaction_id text,
+    decision text not null check (decision in ('approve', 'recategorize', 'not_anomalous')),
+    category text,
+    reviewer text not null check (reviewer <> ''),
+    decided_at timestamptz not null default now(),
+    note text not null default '',
+    constraint decision_fits_item check (
+        (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
+        or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
+        or (item_type = 'reconciliation' and decision = 'approve')
+    )
+);
+"""
