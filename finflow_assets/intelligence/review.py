@@ -27,16 +27,18 @@ create table if not exists review.review_decisions (
     item_id text not null,
     transaction_id text,
     decision text not null constraint review_decisions_decision_check
-        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'undo')),
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'link', 'undo')),
     category text,
     reviewer text not null check (reviewer <> ''),
     decided_at timestamptz not null default now(),
     note text not null default '',
     reverses bigint references review.review_decisions (decision_id),
+    link_to text,
     constraint decision_fits_item check (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
+        or (item_type = 'reconciliation' and decision = 'link' and coalesce(link_to, '') not in ('', item_id))
         or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
         or (decision = 'undo' and reverses is not null)
     )
@@ -63,7 +65,7 @@ create table if not exists review.review_queue (
 """
 
 ITEM_TYPES = ("redelivery", "anomaly", "category", "reconciliation")
-DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier")
+DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier", "link")
 UNDO = "undo"  # an append-only reversal row: ``reverses`` names the decision it takes back
 # the queue's order: money that may count twice first, then anomalies, categories, reconciliation
 _ORDER = "array['redelivery', 'anomaly', 'category', 'reconciliation']"
@@ -89,7 +91,11 @@ EFFECTIVE = (
 )
 # the decisions in force, for every reader (dbt's marts, training): undo rows and what they reverse left out
 EFFECTIVE_DECISIONS = "review.effective_decisions"
-_UNDECIDED = "not exists (select 1 from review.effective_decisions d where d.item_type = {} and d.item_id = {})"
+# an item is decided by a decision on it or, for a reconciliation item, by a link to it from its counterpart
+_UNDECIDED = (
+    "not exists (select 1 from review.effective_decisions d where d.item_type = {0} and d.item_id = {1})"
+    " and not exists (select 1 from review.effective_decisions d where d.link_to = {1} and d.item_type = {0})"
+)
 
 _ANOMALIES = """
 select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t.amount, t.currency,
@@ -140,11 +146,12 @@ alter table review.review_decisions
     add constraint review_decisions_item_type_check
         check (item_type in ('category', 'anomaly', 'reconciliation', 'redelivery')),
     add constraint review_decisions_decision_check
-        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'undo')),
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'link', 'undo')),
     add constraint decision_fits_item check (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
+        or (item_type = 'reconciliation' and decision = 'link' and coalesce(link_to, '') not in ('', item_id))
         or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
         or (decision = 'undo' and reverses is not null)
     )
@@ -155,12 +162,12 @@ def ensure_review_tables(conn: psycopg.Connection) -> None:
     conn.execute(REVIEW_DDL)
     narrow = conn.execute(
         "select 1 from pg_constraint where conrelid = 'review.review_decisions'::regclass"
-        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%undo%%'"
+        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%link_to%%'"
     ).fetchone()
     if narrow:
         conn.execute(
             "alter table review.review_decisions add column if not exists reverses bigint"
-            " references review.review_decisions (decision_id)"
+            " references review.review_decisions (decision_id), add column if not exists link_to text"
         )
         conn.execute(_WIDEN_CHECKS)
     conn.execute("create unique index if not exists review_decisions_reverses on review.review_decisions (reverses)")
@@ -370,6 +377,7 @@ _DECISION_COLUMNS = (
     "decided_at",
     "note",
     "reverses",
+    "link_to",
 )
 _RETURNING = sql.SQL(", ").join(map(sql.Identifier, _DECISION_COLUMNS))
 
@@ -383,13 +391,17 @@ def record_decision(
     item_type: str | None = None,
     category: str | None = None,
     note: str = "",
+    link_to: str | None = None,
 ) -> dict:
     """Record one decision and return it. ``item_type`` defaults to the item's type in the queue (or ``category``
     for a transaction that is not queued: any transaction's category can be corrected). ``approve`` on a category
-    records the suggested category it approves."""
+    records the suggested category it approves; ``link`` joins an unmatched reconciliation item (with its left side) to
+    the unmatched item ``link_to`` (a right side only): ``fct_reconciliation`` shows them as one matched item."""
     ensure_review_tables(conn)
     with conn.transaction():  # the decision and what it settles commit together, or neither does
-        return _record(conn, item_id, decision, reviewer, item_type=item_type, category=category, note=note)
+        return _record(
+            conn, item_id, decision, reviewer, item_type=item_type, category=category, note=note, link_to=link_to
+        )
 
 
 def record_decisions(
@@ -412,30 +424,115 @@ def record_decisions(
 
 
 def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
-    """Take back ``reviewer``'s latest decision still in force by appending an ``undo`` row that reverses it (the
-    table stays append-only; the item returns to the queue and the next run stops applying it). A re-delivery
-    decision has already settled which file counts and is not undone here."""
+    """Take back ``reviewer``'s latest decision still in force (see ``undo_decision``)."""
     ensure_review_tables(conn)
     with conn.transaction():
         last = conn.execute(
             sql.SQL(
-                "select decision_id, item_type, item_id, transaction_id from review.review_decisions d"
-                " where d.reviewer = %s and {} order by d.decision_id desc limit 1 for update of d"
+                "select decision_id from review.review_decisions d"
+                " where d.reviewer = %s and {} order by d.decision_id desc limit 1"
             ).format(sql.SQL(EFFECTIVE)),
             (reviewer,),
         ).fetchone()
         if last is None:
             raise DecisionError(f"{reviewer} has no decision to undo")
-        if last[1] == "redelivery":
-            raise DecisionError(f"decision {last[0]} settled a re-delivery conflict and cannot be undone here")
+        return _undo(conn, last[0], reviewer, note)
+
+
+def undo_decision(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str = "") -> dict:
+    """Take back one decision (e.g. unlink a manual reconciliation match) by appending an ``undo`` row that reverses
+    it: the table stays append-only, the item returns to the queue and the next run stops applying it. A re-delivery
+    decision has already settled which file counts and is not undone here."""
+    ensure_review_tables(conn)
+    with conn.transaction():
+        return _undo(conn, decision_id, reviewer, note)
+
+
+def _undo(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str) -> dict:
+    target = conn.execute(
+        sql.SQL(
+            "select decision_id, item_type, item_id, transaction_id from review.review_decisions d"
+            " where d.decision_id = %s and {} for update of d"
+        ).format(sql.SQL(EFFECTIVE)),
+        (decision_id,),
+    ).fetchone()
+    if target is None:
+        raise DecisionError(f"decision {decision_id} is not in force (unknown, an undo, or already undone)")
+    if target[1] == "redelivery":
+        raise DecisionError(f"decision {decision_id} settled a re-delivery conflict and cannot be undone here")
+    try:
         row = conn.execute(
             sql.SQL(
                 "insert into review.review_decisions (item_type, item_id, transaction_id, decision, reviewer, note,"
                 " reverses) values (%s, %s, %s, 'undo', %s, %s, %s) returning {}"
             ).format(_RETURNING),
-            (last[1], last[2], last[3], reviewer, note, last[0]),
+            (target[1], target[2], target[3], reviewer, note, target[0]),
         ).fetchone()
+    except psycopg.errors.UniqueViolation as error:  # undone at the same moment by someone else
+        raise DecisionError(f"decision {decision_id} was already undone") from error
     return dict(zip(_DECISION_COLUMNS, row, strict=True))
+
+
+def _check_link(conn: psycopg.Connection, item_id: str, link_to: str | None) -> None:
+    """A link joins an unmatched item with a left side to an unmatched item with only a right side."""
+    if not link_to:
+        raise DecisionError("a link needs the counterpart item (link_to)")
+    if not relation_exists(conn, RECONCILIATION):
+        raise DecisionError(f"{RECONCILIATION} does not exist yet")
+    sides = dict(
+        conn.execute(
+            "select reconciliation_id, left_transaction_id is not null from marts.fct_reconciliation"
+            " where reconciliation_id in (%s, %s) and status = 'unmatched'",
+            (item_id, link_to),
+        ).fetchall()
+    )
+    if sides.get(item_id) is not True or sides.get(link_to) is not False:
+        raise DecisionError(
+            f"{item_id} must be an unmatched item with its left side and {link_to} an unmatched item with only a"
+            " right side"
+        )
+
+
+def reconciliation_candidates(conn: psycopg.Connection, reconciliation_id: str, limit: int = 10) -> list[dict]:
+    """For an unmatched reconciliation item: the unmatched items on the other side in the same currency, closest
+    in amount then in date first, with their differences (``link_to`` candidates)."""
+    if not relation_exists(conn, RECONCILIATION):
+        return []
+    with conn.cursor() as cursor:
+        cursor.execute(
+            """
+            with item as (
+                select * from marts.fct_reconciliation where reconciliation_id = %s and status = 'unmatched'
+            ),
+            candidates as (
+            select c.reconciliation_id, c.match_type,
+                   coalesce(c.right_transaction_id, c.left_transaction_id) as transaction_id,
+                   coalesce(c.right_source, c.left_source) as source,
+                   coalesce(c.right_booked_date, c.left_booked_date) as booked_date,
+                   coalesce(c.right_amount, c.left_amount) as amount, c.currency,
+                   coalesce(c.right_description, c.left_description) as description,
+                   case when i.left_transaction_id is not null then c.right_amount - i.expected_amount
+                        else i.right_amount - c.expected_amount end as amount_difference,
+                   case when i.left_transaction_id is not null then c.right_booked_date - i.left_booked_date
+                        else i.right_booked_date - c.left_booked_date end as days_apart,
+                   case when i.left_transaction_id is null then c.reconciliation_id else i.reconciliation_id end
+                       as left_item,
+                   case when i.left_transaction_id is null then i.reconciliation_id else c.reconciliation_id end
+                       as right_item
+            from item i
+            join marts.fct_reconciliation c
+              on c.status = 'unmatched' and c.currency is not distinct from i.currency
+             and c.reconciliation_id <> i.reconciliation_id
+             and (c.left_transaction_id is null) = (i.left_transaction_id is not null)
+            )
+            select * from candidates
+            order by abs(amount_difference) nulls last, abs(days_apart) nulls last, reconciliation_id
+            limit %s
+            """,
+            (reconciliation_id, int(limit)),
+        )
+        names = [d.name for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _record(
@@ -447,6 +544,7 @@ def _record(
     item_type: str | None,
     category: str | None,
     note: str,
+    link_to: str | None = None,
 ) -> dict:
     if decision not in DECISIONS:
         raise DecisionError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
@@ -469,6 +567,8 @@ def _record(
             item_type = "redelivery"
         elif decision == "recategorize":
             item_type = "category"
+        elif decision == "link":
+            item_type = "reconciliation"
         elif queued:
             item_type = queued[0][0]
         else:
@@ -488,15 +588,17 @@ def _record(
             raise DecisionError(f"{item_id} has no suggested category to approve; use --category")
     if decision == "recategorize" and not (category or "").strip():
         raise DecisionError("recategorize needs the category (--category)")
+    if decision == "link":
+        _check_link(conn, item_id, link_to)
     try:
         with conn.transaction():
             row = conn.execute(
                 sql.SQL(
                     "insert into review.review_decisions"
-                    " (item_type, item_id, transaction_id, decision, category, reviewer, note)"
-                    " values (%s, %s, %s, %s, %s, %s, %s) returning {}"
+                    " (item_type, item_id, transaction_id, decision, category, reviewer, note, link_to)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s) returning {}"
                 ).format(_RETURNING),
-                (item_type, item_id, transaction_id, decision, category, reviewer, note),
+                (item_type, item_id, transaction_id, decision, category, reviewer, note, link_to),
             ).fetchone()
             if item_type == "redelivery" and not resolve(conn, item_id, accept_later=decision == "approve"):
                 raise DecisionError(f"{item_id} is not an open re-delivery conflict")

@@ -299,6 +299,31 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
             request.session["flash"] = f"undid decision {row['reverses']} on {row['item_type']} {row['item_id']}"
         return RedirectResponse(back(data), status_code=303)
 
+    async def link(request: Request) -> Response:
+        """Link two unmatched reconciliation items (a decision), or unlink (undo that decision)."""
+        try:
+            data, who = await form(request)
+        except Forbidden as error:
+            return PlainTextResponse(str(error), status_code=403)
+        try:
+            if data.get("unlink"):
+                await run(review.undo_decision, int(data["unlink"]), who[0], data.get("note", ""))
+                request.session["flash"] = f"unlinked (decision {int(data['unlink'])} undone by {who[0]})"
+            else:
+                row = await run(
+                    review.record_decision,
+                    data.get("item", [""])[0],
+                    "link",
+                    who[0],
+                    item_type="reconciliation",
+                    link_to=data.get("link_to"),
+                    note=data.get("note", ""),
+                )
+                request.session["flash"] = f"linked {row['item_id']} with {row['link_to']} by {who[0]}"
+        except (review.DecisionError, ValueError) as error:
+            request.session["flash"] = f"nothing recorded: {error}"
+        return RedirectResponse(back(data), status_code=303)
+
     async def make_rule(request: Request) -> Response:
         try:
             data, who = await form(request)
@@ -361,6 +386,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
         Route("/decide", decide, methods=["POST"]),
         Route("/undo", undo, methods=["POST"]),
         Route("/rules", make_rule, methods=["POST"]),
+        Route("/link", link, methods=["POST"]),
         Route("/transactions/{transaction_id:path}", transaction),
         Route("/dashboard", dashboard_page),
         Route("/dashboard/data", dashboard_data),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from ..intelligence.review import relation_exists
+from ..intelligence.review import reconciliation_candidates, relation_exists
 from ..reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
 from ..sources.registry import SOURCES
 
@@ -118,7 +118,15 @@ def transaction_detail(conn: psycopg.Connection, transaction_id: str) -> dict | 
     if not facts:
         return None
     row = facts[0]
-    detail: dict = {"transaction": row, "raw": None, "duplicates": [], "reconciliation": [], "scores": {}}
+    detail: dict = {
+        "transaction": row,
+        "raw": None,
+        "duplicates": [],
+        "reconciliation": [],
+        "candidates": {},
+        "unlink": {},
+        "scores": {},
+    }
     source = str(row.get("source") or "")
     if row.get("load_id") and row.get("source_row") is not None and relation_exists(conn, f"raw.{source}"):
         # the raw table of the source (raw.<source>): the record as delivered, with its file or API page and row
@@ -144,6 +152,19 @@ def transaction_detail(conn: psycopg.Connection, transaction_id: str) -> dict | 
             "select * from marts.fct_reconciliation where left_transaction_id = %s or right_transaction_id = %s",
             (transaction_id, transaction_id),
         )
+        for item in detail["reconciliation"]:
+            # an unmatched item: what it could be linked to; a reviewer's link: the decision an unlink takes back
+            if item["status"] == "unmatched":
+                detail["candidates"][item["reconciliation_id"]] = reconciliation_candidates(
+                    conn, item["reconciliation_id"]
+                )
+            if item.get("linked_by"):
+                found = conn.execute(
+                    "select max(decision_id) from review.effective_decisions"
+                    " where item_type = 'reconciliation' and decision = 'link' and item_id = %s",
+                    (item["reconciliation_id"],),
+                ).fetchone()
+                detail["unlink"][item["reconciliation_id"]] = found[0]
     for table in ("ml.transaction_categories", "ml.transaction_anomalies"):
         if relation_exists(conn, table):
             found = _rows(

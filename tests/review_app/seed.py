@@ -21,6 +21,7 @@ PASSWORD = "correct horse battery"
 FACTS = """
 create schema if not exists marts;
 drop table if exists marts.fct_transactions;
+drop table if exists marts.fct_reconciliation;
 create table marts.fct_transactions (
     transaction_id text primary key, source text, source_transaction_id text, account_id text, booked_date date,
     amount numeric, currency text, amount_base numeric, description_raw text, counterparty_raw text, category text,
@@ -39,9 +40,29 @@ select 'tx-' || g, %(source)s, 'src-' || g, 'ACCT-000123' || (g %% 3), current_d
 from generate_series(%(first)s::int, %(last)s::int) g
 """
 
+# a table with fct_reconciliation's columns that the workspace reads (the dbt view is exercised end to end)
+RECONCILIATION = """
+create table marts.fct_reconciliation (
+    reconciliation_id text, match_type text, status text, currency text, left_transaction_id text,
+    left_booked_date date, left_amount numeric, left_source text, left_description text,
+    right_transaction_id text, right_booked_date date, right_amount numeric, right_source text,
+    right_description text, expected_amount numeric, amount_difference numeric, age_days int, within_window boolean
+);
+insert into marts.fct_reconciliation values
+    ('r-invoice', 'invoice_payment', 'unmatched', 'USD', 'tx-odd', current_date - 9, -25000, 'expenses',
+     'WIRE OUT NEW LLC', null, null, null, null, null, -25000, null, 9, false),
+    ('r-bank-far', 'invoice_payment', 'unmatched', 'USD', null, null, null, null, null, 'tx-101',
+     current_date - 1, -24000, 'expenses', 'ZOOM.US', null, null, 1, false),
+    ('r-bank-near', 'invoice_payment', 'unmatched', 'USD', null, null, null, null, null, 'tx-102',
+     current_date - 8, -24990, 'expenses', 'WIRE NEW LLC', null, null, 8, false),
+    ('r-eur', 'invoice_payment', 'unmatched', 'EUR', null, null, null, null, null, 'tx-103',
+     current_date - 8, -25000, 'billing', 'EUR payment', null, null, 8, false);
+"""
 
-def seed(conn: psycopg.Connection, *, filler: int = 0) -> dict[str, int]:
-    """Fill the current database (autocommit connection); ``filler`` adds that many more unsure lines."""
+
+def seed(conn: psycopg.Connection, *, filler: int = 0, reconciliation: bool = False) -> dict[str, int]:
+    """Fill the current database (autocommit connection); ``filler`` adds that many more unsure lines,
+    ``reconciliation`` a small ``marts.fct_reconciliation`` (an unmatched invoice, three unmatched bank lines)."""
     ensure_tables(conn)
     conn.execute(FACTS)
     conn.execute("delete from review.review_decisions")
@@ -91,6 +112,8 @@ def seed(conn: psycopg.Connection, *, filler: int = 0) -> dict[str, int]:
         " select transaction_id, 'uncategorized', category_confidence, 'ml', 0.85 from marts.fct_transactions"
         " where category_needs_review"
     )
+    if reconciliation:
+        conn.execute(RECONCILIATION)
     rebuild_table(conn, CATEGORY_SUMMARY)  # the report's table, as the report asset writes it
     for name, role in (("rita", "reviewer"), ("vic", "viewer"), ("ada", "admin")):
         add_user(conn, name, role, PASSWORD)

@@ -201,6 +201,41 @@ def test_a_decisions_table_from_before_undo_gets_the_column_and_keeps_its_rows(f
         assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 0
 
 
+def test_a_reviewer_links_an_unmatched_item_to_a_candidate_and_unlinks_it(app, review_url):
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn, reconciliation=True)
+    client, token = signed_in(app, "rita")
+    page = client.get("/transactions/tx-odd").text
+    candidates = re.findall(r'data-candidate="([^"]+)"', page)
+    assert candidates == ["r-bank-near", "r-bank-far"]  # closest amount first; another currency is no candidate
+    near = page.split('data-candidate="r-bank-near"', 1)[1].split("</tr>", 1)[0]
+    assert ">10.00<" in near and ">1<" in near  # 10.00 more than expected (-25,000.00), a day apart
+    client.post(
+        "/link",
+        data={"csrf": token, "item": "r-invoice", "link_to": "r-bank-near", "return_to": "/transactions/tx-odd"},
+    )
+    rows = decisions(review_url)
+    assert rows == [("reconciliation", "r-invoice", "link", None, "rita", None)]
+    queued = client.get("/?type=reconciliation").text
+    # both sides of the link left the queue; the other candidate still waits
+    assert set(re.findall(r'data-item="reconciliation:([^"]+)"', queued)) == {"r-bank-far", "r-eur"}
+    with connect(review_url) as conn:
+        link = conn.execute("select decision_id, link_to from review.review_decisions").fetchone()
+    assert link[1] == "r-bank-near"
+    # a link must join a left item to a right-only item
+    client.post("/link", data={"csrf": token, "item": "r-bank-far", "link_to": "r-bank-near"})
+    assert len(decisions(review_url)) == 1
+    client.post("/link", data={"csrf": token, "unlink": str(link[0])})
+    assert decisions(review_url)[-1][2] == "undo"
+    queued = client.get("/?type=reconciliation").text
+    assert set(re.findall(r'data-item="reconciliation:([^"]+)"', queued)) == {
+        "r-invoice",
+        "r-bank-near",
+        "r-bank-far",
+        "r-eur",
+    }
+
+
 # review.review_decisions as FinFlow made it before re-delivery conflicts and undo rows
 OLD_DECISIONS_DDL = """
 create schema if not exists review;

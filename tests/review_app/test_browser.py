@@ -1,8 +1,9 @@
 """The review workspace as a person uses it: ``finflow review serve`` in a process of its own on a seeded
 warehouse, headless Chromium (Debian's, driven by Playwright, as tests/ui does) signs in as a reviewer, approves a
-suggestion, bulk-recategorizes one merchant's lines, clears an anomaly and makes a rule; the decisions are then
-read from the database. A viewer sees the dashboard (its figures equal the report's headline SQL) and cannot POST.
-The server stops within 10 s of SIGTERM. ``FINFLOW_UPDATE_SCREENSHOT=1`` refreshes docs/images/review_queue.png.
+suggestion, bulk-recategorizes one merchant's lines, clears an anomaly, links an unmatched item and makes a rule;
+the decisions are then read from the database. A viewer sees the dashboard (its figures equal the report's
+headline SQL) and cannot POST. The server stops within 10 s of SIGTERM. ``FINFLOW_UPDATE_SCREENSHOT=1``
+refreshes docs/images/review_queue.png.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def start_server(url: str, tmp_path) -> tuple[subprocess.Popen, str]:
 @pytest.fixture
 def server(review_url, tmp_path):
     with connect(review_url, autocommit=True) as conn:
-        seed(conn, filler=40)  # a page that looks like a morning's queue
+        seed(conn, filler=40, reconciliation=True)  # a page that looks like a morning's queue
     process, base = start_server(review_url, tmp_path)
     yield base
     if process.poll() is None:
@@ -127,6 +128,11 @@ def test_reviewer_and_viewer_in_the_browser(server, review_url, chromium, tmp_pa
             page.wait_for_selector(".flash")
             assert "not_anomalous: 1 item(s)" in page.text_content(".flash")
 
+            # link the unmatched invoice to its closest candidate bank line
+            page.goto(base + "/transactions/tx-odd")
+            page.click("tr[data-candidate=r-bank-near] button")
+            assert "linked r-invoice with r-bank-near by rita" in page.text_content(".flash")
+
             # make a rule from the transaction page
             page.goto(base + "/transactions/tx-1")
             assert "ACME OFFICE SUPPLY 1001" in page.text_content("h1")
@@ -158,8 +164,9 @@ def test_reviewer_and_viewer_in_the_browser(server, review_url, chromium, tmp_pa
     bulk = rows[1 : 1 + MERCHANT_LINES]
     assert {r[1] for r in bulk} == {f"tx-{i}" for i in range(1, MERCHANT_LINES + 1)}
     assert {r[2:] for r in bulk} == {("recategorize", "office_supplies_equipment", "rita")}
-    assert rows[-1] == ("anomaly", "tx-odd", "not_anomalous", None, "rita")
-    assert len(rows) == MERCHANT_LINES + 2  # nothing from the viewer
+    assert rows[-2] == ("anomaly", "tx-odd", "not_anomalous", None, "rita")
+    assert rows[-1] == ("reconciliation", "r-invoice", "link", None, "rita")
+    assert len(rows) == MERCHANT_LINES + 3  # nothing from the viewer
     assert rule == ("^ACME OFFICE SUPPLY", "office_supplies_equipment", "rita")
     assert shown.replace(",", "") == str(transactions)
 
