@@ -66,6 +66,7 @@ def seed(conn: psycopg.Connection, *, filler: int = 0, reconciliation: bool = Fa
     ensure_tables(conn)
     conn.execute(FACTS)
     conn.execute("delete from review.review_decisions")
+    conn.execute("drop table if exists review.pending_rules")
     conn.execute("delete from ml.transaction_categories")
     add = conn.execute
     add(

@@ -256,3 +256,43 @@ create table review.review_decisions (
     )
 );
 """
+
+
+def test_users_and_rules_from_the_command_line(review_url, monkeypatch, tmp_path, capsys):
+    """``finflow users add|list|disable`` and ``finflow rules pending``; accepting a rule appends it to the seed."""
+    import shutil
+
+    from finflow_assets.cli import main
+    from finflow_assets.intelligence.pending_rules import RULES_SEED, accept_rule, propose_rule
+
+    monkeypatch.setenv("FINFLOW_DATABASE_URL", review_url)
+    monkeypatch.setenv("FINFLOW_USER_PASSWORD", "a long enough secret")
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn)
+    assert main(["users", "add", "bo", "--role", "viewer"]) == 0
+    assert main(["users", "add", "<bad name>", "--role", "viewer"]) == 2
+    assert main(["users", "disable", "bo"]) == 0
+    capsys.readouterr()
+    assert main(["users", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(r"bo\s+viewer\s+disabled", listed) and re.search(r"rita\s+reviewer\s*\n", listed)
+    with connect(review_url) as conn:
+        stored = conn.execute("select password_hash from review.users where username = 'bo'").fetchone()[0]
+        assert stored.startswith("scrypt$") and "a long enough secret" not in stored
+
+    with connect(review_url, autocommit=True) as conn:
+        rule = propose_rule(conn, category="software_saas", pattern="^ZOOM\\.US", proposed_by="rita")
+        assert (rule["expected_matches"], rule["expected_changes"]) == (1, 1)
+    capsys.readouterr()
+    assert main(["rules", "pending"]) == 0
+    assert rule["rule_id"] in capsys.readouterr().out
+    seed_copy = tmp_path / "categorization_rules.csv"
+    shutil.copy(RULES_SEED, seed_copy)
+    with connect(review_url, autocommit=True) as conn:
+        accept_rule(conn, rule["rule_id"], "ada", seed=seed_copy)
+        assert conn.execute(
+            "select status, decided_by from review.pending_rules where rule_id = %s", (rule["rule_id"],)
+        ).fetchone() == ("accepted", "ada")
+    lines = seed_copy.read_text().splitlines()
+    assert lines[:-1] == RULES_SEED.read_text().splitlines()
+    assert lines[-1] == f"{rule['rule_id']},50,software_saas,,,^ZOOM\\.US"
