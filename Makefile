@@ -9,11 +9,14 @@ PER_DAY ?= 10000
 
 .PHONY: install browser demo test test-slow lint ui bench clean db-stop
 
+# pip's output goes to $(VENV)/install.log and is shown only when the install fails
+PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@echo "installing FinFlow and its dependencies into $(VENV) (takes a few minutes the first time; log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@( $(PIP) install --quiet --upgrade pip && $(PIP) install --quiet -e ".[dev]" ) > $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; echo "pip install failed (log above, also in $(VENV)/install.log)"; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 
@@ -31,13 +34,19 @@ browser:
 	fi
 
 demo: $(STAMP)
-	$(BIN)/finflow demo --days $(DAYS) --per-day $(PER_DAY)
+	@$(BIN)/finflow demo --days $(DAYS) --per-day $(PER_DAY)
+
+# Tests run in parallel workers, each with its own data folder and embedded PostgreSQL (tests/conftest.py); a test
+# file stays on one worker, so its module fixtures are built once. The ten slowest tests are listed at the end.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
+# also the long variants (@pytest.mark.slow)
 test-slow: $(STAMP) browser
-	FINFLOW_SLOW_TESTS=1 $(BIN)/python -m pytest
+	FINFLOW_SLOW_TESTS=1 $(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

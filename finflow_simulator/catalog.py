@@ -131,7 +131,7 @@ COMPANIES = ("ACME CORP", "GLOBEX INC", "INITECH LLC", "UMBRELLA CO", "HOOLI", "
 VENDORS = ("AMAZON", "DELTA", "UNITED", "STAPLES", "APPLE")
 
 # ------------------------------------------------------------------------------------------------------------------
-# Catalogs for the other sources (all sources share the category taxonomy of DESIGN.md)
+# Catalogs for the other sources (all sources share the category taxonomy of docs/design.md)
 
 # Counterparties of the operating-account catalog above that other flows generate with their real mechanics
 # (Stripe payouts, invoice wires, payroll, treasury transfers), so the vendor flow leaves them out.

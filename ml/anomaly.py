@@ -766,8 +766,33 @@ def combine(evidence: pd.DataFrame) -> np.ndarray:
     return 1.0 - np.prod(1.0 - evidence.to_numpy(dtype=float), axis=1)
 
 
-def _reasons(features: pd.DataFrame, evidence: pd.DataFrame, rows: np.ndarray, params: Evidence) -> list[str]:
-    """Human-readable reasons for the given row positions (strongest signal first)."""
+def _own_amounts(batch: pd.DataFrame, rows: np.ndarray) -> list[tuple[float, str, bool]]:
+    """Per row position: the transaction's own absolute amount, its currency ("" when unknown) and whether the
+    base-currency figure the signals compare differs from it (a foreign-currency row)."""
+    own = pd.to_numeric(batch["amount"], errors="coerce").abs().to_numpy(dtype=float)[rows]
+    if "amount_base" in batch:
+        base = pd.to_numeric(batch["amount_base"], errors="coerce").abs().to_numpy(dtype=float)[rows]
+    else:
+        base = own
+    currency = (
+        batch["currency"].astype(object).where(batch["currency"].notna(), "").astype(str).to_numpy()[rows]
+        if "currency" in batch
+        else np.full(len(rows), "", dtype=object)
+    )
+    foreign = np.isfinite(base) & np.isfinite(own) & (np.abs(base - own) >= 0.005)
+    return list(zip(own.tolist(), currency.tolist(), foreign.tolist(), strict=True))
+
+
+def _reasons(
+    features: pd.DataFrame,
+    evidence: pd.DataFrame,
+    rows: np.ndarray,
+    params: Evidence,
+    own: list[tuple[float, str, bool]] | None = None,
+) -> list[str]:
+    """Human-readable reasons for the given row positions (strongest signal first). The amount is quoted in the
+    transaction's own currency (``own``); where that is foreign, the figures it is compared with are base-currency
+    equivalents and say so."""
     out = []
     names = list(evidence.columns)
     values = evidence.to_numpy()
@@ -776,31 +801,37 @@ def _reasons(features: pd.DataFrame, evidence: pd.DataFrame, rows: np.ndarray, p
         row = features.iloc[i]
         fired = sorted(((values[i, j], names[j]) for j in range(len(names)) if values[i, j] >= 0.2), reverse=True)
         texts = []
+        amount, currency, foreign = own[k] if own is not None else (row["abs_base"], "", False)
+        said = f"{_describe_amount(amount)} {currency}".strip()
+        unit = ""
+        if foreign:
+            said += f" ({_describe_amount(row['abs_base'])} base-currency equivalent)"
+            unit = " base currency"
         who = row["party"].split("|", 1)[-1] or row["description"][:40] or row["source"]
         for value, name in fired:
             if name == "amount_spike" and own_habit[k] >= value:
                 ratio = row["abs_base"] / max(row["party_usual"], 0.01)
                 texts.append(
-                    f"amount {_describe_amount(row['abs_base'])} is {ratio:.1f}x the usual "
-                    f"{_describe_amount(row['party_usual'])} of {who} (median of its {int(row['party_history']):,} "
-                    f"earlier payments, the largest {_describe_amount(row['party_max'])})"
+                    f"amount {said} is {ratio:.1f}x the usual {_describe_amount(row['party_usual'])}{unit} "
+                    f"of {who} (median of its {int(row['party_history']):,} earlier payments, the largest "
+                    f"{_describe_amount(row['party_max'])}{unit})"
                 )
             elif name == "amount_spike" and row["abs_base"] > row["record_max"] > row["usual_max"] * 1.1:
                 texts.append(
-                    f"amount {_describe_amount(row['abs_base'])} is above the largest of {int(row['usual_n']):,} "
-                    f"earlier payments ({_describe_amount(row['record_max'])}) for {who}"
+                    f"amount {said} is above the largest of {int(row['usual_n']):,} "
+                    f"earlier payments ({_describe_amount(row['record_max'])}{unit}) for {who}"
                 )
             elif name == "amount_spike":
                 ratio = row["abs_base"] / max(row["usual_max"], 0.01)
                 texts.append(
-                    f"amount {_describe_amount(row['abs_base'])} is {ratio:.1f}x the usual maximum "
-                    f"({_describe_amount(row['usual_max'])}) for {who}"
+                    f"amount {said} is {ratio:.1f}x the usual maximum "
+                    f"({_describe_amount(row['usual_max'])}{unit}) for {who}"
                 )
             elif name == "new_counterparty":
                 texts.append(
-                    f"first payment to {who} and a large one ({_describe_amount(row['abs_base'])}, above "
-                    f"{_describe_amount(row['material_amount'])}, the 95th percentile of {row['source']} payments "
-                    f"or of {row['category']})"
+                    f"first payment to {who} and a large one ({said}, above "
+                    f"{_describe_amount(row['material_amount'])}{unit}, the 95th percentile of {row['source']} "
+                    f"payments or of {row['category']})"
                 )
             elif name == "duplicate":
                 texts.append(
@@ -808,16 +839,15 @@ def _reasons(features: pd.DataFrame, evidence: pd.DataFrame, rows: np.ndarray, p
                 )
             elif name == "recurring_drift" and not np.isfinite(row["usual_bill"]):
                 texts.append(
-                    f"recurring bill from {who} came in at {_describe_amount(row['abs_base'])}, none of the fixed "
+                    f"recurring bill from {who} came in at {said}, none of the fixed "
                     f"amounts it is billed (nearest {_describe_amount(row['nearest_bill'])})"
                 )
             elif name == "recurring_drift":
                 texts.append(
-                    f"recurring bill from {who} changed from its usual {_describe_amount(row['usual_bill'])} "
-                    f"to {_describe_amount(row['abs_base'])}"
+                    f"recurring bill from {who} changed from its usual {_describe_amount(row['usual_bill'])} to {said}"
                 )
             elif name == "round_amount":
-                texts.append(f"round amount {_describe_amount(row['abs_base'])}, rare for {who} and {row['category']}")
+                texts.append(f"round amount {said}, rare for {who} and {row['category']}")
             elif name == "weekend":
                 texts.append(f"booked on a weekend; {row['source']} almost never books on weekends")
             elif name == "unusual_hour":
@@ -888,7 +918,8 @@ class AnomalyDetector(BaseEstimator):
         reasons = np.full(len(score), "", dtype=object)
         explain = np.flatnonzero(score >= 0.5)
         if len(explain):
-            reasons[explain] = _reasons(features, evidence, explain, self._evidence())
+            own = _own_amounts(batch, explain)
+            reasons[explain] = _reasons(features, evidence, explain, self._evidence(), own)
         return pd.DataFrame(
             {"anomaly_score": score, "is_anomaly": score >= threshold, "anomaly_reasons": reasons},
             index=batch.index,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,12 +19,35 @@ def classification_metrics(truth: Sequence[str], predicted: Sequence[str]) -> di
     }
 
 
+METRIC_KEY_CHARS = 60  # a class's part of a metric name at most (MLflow allows 250 for the whole name)
+
+
+def metric_key(label: str) -> str:
+    """A class name as MLflow accepts it in a metric name (alphanumerics and ``_ - . /``): accents folded, anything
+    else to ``_``; a name that had to change, or was cut, gets a short hash of the real name so two classes never
+    share a key. The real name stays with its key in ``per_class_metrics.csv`` (column ``metric_key``)."""
+    folded = unicodedata.normalize("NFKD", str(label)).encode("ascii", "ignore").decode("ascii")
+    safe = re.sub(r"[^A-Za-z0-9_\-./]+", "_", folded).strip("_") or "class"
+    if safe == label and len(safe) <= METRIC_KEY_CHARS:
+        return safe
+    digest = hashlib.sha1(str(label).encode("utf-8")).hexdigest()[:8]
+    return f"{safe[:METRIC_KEY_CHARS]}-{digest}"
+
+
 def per_class_metrics(truth: Sequence[str], predicted: Sequence[str]) -> pd.DataFrame:
-    """Precision, recall, F1 and support per class (every class seen in either the truth or the predictions)."""
+    """Precision, recall, F1 and support per class (every class seen in either the truth or the predictions), and
+    the class's ``metric_key`` (its name in the run's metrics)."""
     labels = sorted(set(truth) | set(predicted))
     precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
     return pd.DataFrame(
-        {"precision": precision, "recall": recall, "f1": f1, "support": support}, index=pd.Index(labels, name="class")
+        {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+            "metric_key": [metric_key(label) for label in labels],
+        },
+        index=pd.Index(labels, name="class"),
     )
 
 

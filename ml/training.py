@@ -5,6 +5,7 @@ The Dagster assets, the benchmark and the tests all call these two functions, so
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from .categorizer import (
     CategorizerEvaluation,
     evaluate_categorizer,
     train_categorizer,
+    vocabulary_id,
 )
 from .categorizer import (
     SKOPS_TRUSTED_TYPES as CATEGORIZER_TRUSTED_TYPES,
@@ -40,6 +42,8 @@ from .registry import Artifacts, Promotion, log_sklearn_model, promote_if_better
 CATEGORIZER = "finflow-categorizer"
 ANOMALY = "finflow-anomaly"
 THRESHOLD_TAG = "auto_apply_threshold"
+FIT_TO_TAG = "fit_to"  # the newest day the shipped model learned from
+VOCABULARY_TAG = "vocabulary"  # vocabulary_id of the categories the version predicts (all in categories.json)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class TrainingOutcome:
     params: dict[str, object] = field(default_factory=dict)
     train_seconds: float = 0.0
     experiment_id: str = ""
+    categories: list[str] = field(default_factory=list)  # the categorizer's vocabulary
 
     @property
     def promoted(self) -> bool:
@@ -65,7 +70,12 @@ class TrainingOutcome:
 # ----------------------------------------------------------------------------------------------------- categorizer
 
 
-def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
+def _short(name: str) -> str:
+    """A category name short enough for a figure's tick label."""
+    return name if len(name) <= 30 else name[:29] + "…"
+
+
+def _categorizer_artifacts(evaluation: CategorizerEvaluation, categories: list[str]) -> Artifacts:
     routing = evaluation.routing
     threshold = evaluation.metrics["threshold"]
 
@@ -80,7 +90,7 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
         axes.grid(True, alpha=0.3)
 
     def draw_confusion(axes) -> None:  # noqa: ANN001
-        matrix = evaluation.confusion
+        matrix = evaluation.confusion.rename(index=_short, columns=_short)
         axes.imshow(np.log1p(matrix.to_numpy()), cmap="Blues")
         axes.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=90, fontsize=6)
         axes.set_yticks(range(len(matrix.index)), matrix.index, fontsize=6)
@@ -90,7 +100,7 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
 
     def draw_pr(axes) -> None:  # noqa: ANN001
         for label, curve in evaluation.pr_curves.groupby("class"):
-            axes.plot(curve["recall"], curve["precision"], linewidth=0.8, label=label)
+            axes.plot(curve["recall"], curve["precision"], linewidth=0.8, label=_short(str(label)))
         axes.set_xlabel("recall")
         axes.set_ylabel("precision")
         axes.set_title("Per-class precision-recall (one vs rest)")
@@ -104,7 +114,21 @@ def _categorizer_artifacts(evaluation: CategorizerEvaluation) -> Artifacts:
             "pr_curves.csv": evaluation.pr_curves,
         },
         figures={"routing_curve.png": draw_routing, "confusion_matrix.png": draw_confusion, "pr_curves.png": draw_pr},
+        texts={"categories.json": json.dumps(categories, ensure_ascii=False, indent=1)},
     )
+
+
+def _gate_rows(tracking_uri: str, test: pd.DataFrame) -> pd.DataFrame:
+    """The held-out rows the champion gate compares on: those newer than anything the champion learned from (it
+    was refitted on every row it had), or all of them when the champion has seen them all or predates the tag."""
+    from .registry import champion_version, version_tags
+
+    version = champion_version(tracking_uri, CATEGORIZER)
+    fit_to = version_tags(tracking_uri, CATEGORIZER, version).get(FIT_TO_TAG) if version else None
+    if not fit_to:
+        return test
+    unseen = test[pd.to_datetime(test["date"]) > pd.Timestamp(fit_to)]
+    return unseen if len(unseen) else test
 
 
 def train_and_register_categorizer(
@@ -127,13 +151,13 @@ def train_and_register_categorizer(
         **(params or {}),
         **trained.split,
         "seed": seed,
-        "target_auto_accuracy": 0.995,
         "min_threshold": MIN_THRESHOLD,
         "auto_apply_threshold": trained.threshold,
         "shuffle_labels": shuffle_labels,
         **{f"rows_from_{name}": count for name, count in (sources or {}).items()},
     }
     metrics = {**trained.metrics, "train_seconds": trained.train_seconds}
+    categories = [str(name) for name in trained.pipeline.classes_]
     example = trained.test[list(CATEGORIZER_INPUT_COLUMNS)].head(5).reset_index(drop=True)
     registered = log_sklearn_model(
         tracking_uri,
@@ -145,15 +169,23 @@ def train_and_register_categorizer(
         metrics=metrics,
         artifact_location=artifact_location,
         trusted_types=CATEGORIZER_TRUSTED_TYPES,
-        artifacts=_categorizer_artifacts(trained.evaluation),
-        tags={THRESHOLD_TAG: f"{trained.threshold:.6f}"},
+        artifacts=_categorizer_artifacts(trained.evaluation, categories),
+        tags={
+            THRESHOLD_TAG: f"{trained.threshold:.6f}",
+            VOCABULARY_TAG: vocabulary_id(categories),
+            FIT_TO_TAG: str(trained.split["fit_to"]),
+            "categories": str(len(categories)),
+        },
     )
+
+    gate_rows = _gate_rows(tracking_uri, trained.test)
 
     def score_champion(model, tags: dict[str, str]) -> float:  # noqa: ANN001
         threshold = float(tags.get(THRESHOLD_TAG, MIN_THRESHOLD))
-        return evaluate_categorizer(model, trained.test, threshold).metrics["accuracy"]
+        return evaluate_categorizer(model, gate_rows, threshold).metrics["accuracy"]
 
-    promotion = promote_if_better(tracking_uri, CATEGORIZER, registered, trained.metrics["accuracy"], score_champion)
+    candidate = evaluate_categorizer(trained.evaluated, gate_rows, trained.threshold).metrics["accuracy"]
+    promotion = promote_if_better(tracking_uri, CATEGORIZER, registered, candidate, score_champion)
     return TrainingOutcome(
         CATEGORIZER,
         registered.version,
@@ -163,6 +195,7 @@ def train_and_register_categorizer(
         params,
         time.perf_counter() - started,
         registered.experiment_id,
+        categories,
     )
 
 
@@ -173,6 +206,15 @@ class Champion:
     model: object
     version: str
     threshold: float
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories the champion predicts (its vocabulary)."""
+        return [str(name) for name in self.model.classes_]
+
+    @property
+    def vocabulary(self) -> str:
+        return vocabulary_id(self.categories)
 
 
 def load_categorizer_champion(tracking_uri: str) -> Champion:

@@ -3,26 +3,88 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# pytest-xdist workers each get a data folder (finflow_home) and so an embedded PostgreSQL of their own; the dbt
+# manifest is parsed for one database, so each worker also gets its own dbt target folder (set before finflow_assets
+# is imported: the dbt project reads it once).
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["DBT_TARGET_PATH"] = str(Path(os.environ.get("DBT_TARGET_PATH", "target")) / worker)
+
+
+VENDORED_FIXTURES = REPO_ROOT / "tests" / "fixtures"
+
 
 def shared_fixtures_dir() -> Path:
-    """Real third-party sample files (../shared/fixtures beside the clone, or FINFLOW_FIXTURES_DIR)."""
-    return Path(os.environ.get("FINFLOW_FIXTURES_DIR", REPO_ROOT.parent / "shared" / "fixtures"))
+    """Real third-party sample files, one folder per format: FINFLOW_FIXTURES_DIR, else ../shared/fixtures beside the
+    clone (the full set), else the redistributable subset vendored in tests/fixtures (see its PROVENANCE.md)."""
+    for candidate in (os.environ.get("FINFLOW_FIXTURES_DIR"), REPO_ROOT.parent / "shared" / "fixtures"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return VENDORED_FIXTURES
+
+
+@functools.cache
+def not_vendored() -> dict[str, str]:
+    """``<format>/<file>`` -> licence of the files too restrictively licensed to vendor (PROVENANCE.md's last table)."""
+    text = (VENDORED_FIXTURES / "PROVENANCE.md").read_text(encoding="utf-8").split("## Not vendored", 1)[1]
+    return {m[1]: m[2].strip() for m in re.finditer(r"^\| `([^`]+)` \|[^|]*\| ([^|]+) \|", text, re.MULTILINE)}
+
+
+def fixture_path(folder: Path, fmt: str, name: str) -> Path:
+    """``folder/fmt/name``; a test needing a non-vendored file that this folder lacks is skipped, naming the file (a
+    missing vendored file is not skipped: reading it fails the test)."""
+    path = folder / fmt / name
+    if not path.exists() and f"{fmt}/{name}" in not_vendored():
+        pytest.skip(
+            f"needs {fmt}/{name} ({not_vendored()[f'{fmt}/{name}']}, not redistributable so not in tests/fixtures; "
+            "set FINFLOW_FIXTURES_DIR to a folder that has it)"
+        )
+    return path
+
+
+def fixture_bytes(folder: Path, fmt: str, name: str) -> bytes:
+    """The bytes of a fixture file (see :func:`fixture_path`)."""
+    return fixture_path(folder, fmt, name).read_bytes()
+
+
+def fixture_files(folder: Path, fmt: str) -> list[Path]:
+    """The format's files present in this fixture folder (none when the folder has no such format)."""
+    directory = folder / fmt
+    return sorted(directory.iterdir()) if directory.is_dir() else []
+
+
+def check_fixture_listing(folder: Path, fmt: str, expected: Iterable[str]) -> None:
+    """Every file on disk has an expectation, and every expectation without a file is a non-vendored one."""
+    on_disk = {path.name for path in fixture_files(folder, fmt)}
+    expected = set(expected)
+    assert on_disk <= expected, f"{fmt} files without an expectation: {sorted(on_disk - expected)}"
+    missing = sorted(name for name in expected - on_disk if f"{fmt}/{name}" not in not_vendored())
+    assert not missing, f"{fmt} fixtures expected but absent from {folder}: {missing}"
 
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
-    """The shared fixture folder; tests that need it are skipped cleanly where a clone has none."""
-    path = shared_fixtures_dir()
-    if not path.is_dir():
-        pytest.skip(f"shared fixtures not found at {path} (set FINFLOW_FIXTURES_DIR)")
-    return path
+    """The fixture folder (``<format>/`` subfolders): the full shared set where present, else the vendored subset."""
+    return shared_fixtures_dir()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long variants (``@pytest.mark.slow``) run only with FINFLOW_SLOW_TESTS=1 (``make test-slow``)."""
+    if os.environ.get("FINFLOW_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="long variant: runs with FINFLOW_SLOW_TESTS=1 (make test-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

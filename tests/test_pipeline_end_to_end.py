@@ -81,6 +81,19 @@ def test_every_asset_materializes_and_checks_pass(pipeline_run):
     assert landing and not landing[0].passed
 
 
+def test_finflow_doctor_is_green_after_the_pipeline(pipeline_run):
+    from finflow_assets.doctor import run_checks
+
+    checks = {check.name: check for check in run_checks()}
+    for name in ("Python", "disk", "database", "MLflow store", "Dagster instance"):
+        assert checks[name].status == "ok", checks[name]
+    assert "transactions in marts.fct_transactions" in checks["database"].detail
+    assert "finflow-categorizer" in checks["MLflow store"].detail
+    # the simulated APIs the run pulled from are closed now: each is named unreachable, with what to check
+    stripe = checks["source stripe"]
+    assert stripe.status == "FAIL" and "cannot reach" in stripe.detail and "FINFLOW_STRIPE_API_URL" in stripe.fix
+
+
 def test_fct_transactions_matches_ground_truth(pipeline_run, db):
     sim, _ = pipeline_run
     rendered = _bank_truth(sim)

@@ -46,6 +46,18 @@
 {%- endmacro %}
 
 
+{#- The version of a table of dated rates: its size, newest day and the sum of its rates (cheap on a large history,
+    and any landed rate that changes a conversion changes it) -#}
+{% macro rates_version(relation) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set result = run_query(
+        "select md5(count(*)::text || '|' || coalesce(max(rate_date)::text, '') || '|'"
+        ~ " || coalesce(sum(rate_to_base)::text, '')) from " ~ relation
+    ) -%}
+    {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+
 {#- True on a full build, and on an incremental one whose rows were computed with another seed version -#}
 {% macro recompute_everything(version_column, version) -%}
     {%- if not is_incremental() -%}{{ return(true) }}{%- endif -%}

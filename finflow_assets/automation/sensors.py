@@ -9,7 +9,7 @@ import dagster as dg
 
 from ..settings import paths
 from ..sources.file_landing import pending_files
-from ..sources.registry import SOURCES, SourceSpec
+from ..sources.registry import REFERENCE_SOURCES, SOURCES, SourceSpec
 
 
 def _file_drop_sensor(spec: SourceSpec) -> dg.SensorDefinition:
@@ -37,4 +37,4 @@ def _file_drop_sensor(spec: SourceSpec) -> dg.SensorDefinition:
     return file_drop_sensor
 
 
-file_drop_sensors = [_file_drop_sensor(spec) for spec in SOURCES if spec.kind == "file_drop"]
+file_drop_sensors = [_file_drop_sensor(spec) for spec in (*SOURCES, *REFERENCE_SOURCES) if spec.kind == "file_drop"]

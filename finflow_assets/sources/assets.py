@@ -5,8 +5,9 @@ import time
 import dagster as dg
 
 from ..resources import DataFolderResource, WarehouseResource
+from .downloads import download_to_landing
 from .file_landing import land_pending
-from .registry import SOURCES, SourceSpec
+from .registry import REFERENCE_SOURCES, SOURCES, SourceSpec
 
 
 def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
@@ -31,6 +32,8 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     ) -> dg.Output[None]:
         started = time.perf_counter()
         folder = data_folder.landing_for(spec.name)
+        if spec.download_url_env:
+            download_to_landing(spec, folder)
         with warehouse.connect() as conn:
             report = land_pending(conn, spec, folder)
         for error in report.errors:
@@ -86,9 +89,7 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             if exc.status not in (401, 403):
                 raise
             # a refused key does not get better in a minute: fail now, without Dagster's retry
-            raise dg.Failure(
-                description=f"{exc} — check FINFLOW_{spec.name.upper()}_API_KEY", allow_retries=False
-            ) from exc
+            raise dg.Failure(description=f"{exc} — check {spec.api.auth.describe()}", allow_retries=False) from exc
         context.log.info(
             f"{spec.name}: {report.rows_landed} rows landed from {report.pages} pages "
             f"({report.rows_skipped_existing} already landed, {report.retries} retries)"
@@ -99,7 +100,10 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 
 
 def build_source_assets() -> list[dg.AssetsDefinition]:
-    return [_file_drop_asset(spec) if spec.kind == "file_drop" else _api_asset(spec) for spec in SOURCES]
+    return [
+        _file_drop_asset(spec) if spec.kind == "file_drop" else _api_asset(spec)
+        for spec in (*SOURCES, *REFERENCE_SOURCES)
+    ]
 
 
 source_assets = build_source_assets()

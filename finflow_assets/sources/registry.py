@@ -16,14 +16,57 @@ from typing import Any, Literal
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+AuthScheme = Literal["bearer", "stripe", "paypal_oauth2", "adyen"]
+
+# credential role -> the suffix of its environment variable (after FINFLOW_<SOURCE>)
+CREDENTIAL_SUFFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "key": "_API_KEY",
+        "account": "_ACCOUNT",
+        "client_id": "_CLIENT_ID",
+        "client_secret": "_CLIENT_SECRET",
+        "username": "_USERNAME",
+        "password": "_PASSWORD",
+    }
+)
+# scheme -> credential roles it reads (see connectors/auth.py for how each is sent)
+SCHEME_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "bearer": ("key",),  # Authorization: Bearer <key> (the internal systems)
+        "stripe": ("key", "account"),  # secret sk_ or restricted rk_ key; optional Stripe-Account header
+        "paypal_oauth2": ("client_id", "client_secret"),  # OAuth2 client credentials -> short-lived Bearer tokens
+        "adyen": ("key", "username", "password"),  # X-API-Key header, or basic auth (report user)
+    }
+)
+
+
+@dataclass(frozen=True)
+class AuthSpec:
+    """How an API source authenticates: a scheme and the environment variables holding its credentials."""
+
+    scheme: AuthScheme
+    env: Mapping[str, str]  # credential role -> environment variable name
+
+    @classmethod
+    def named(cls, scheme: AuthScheme, prefix: str) -> AuthSpec:
+        """The scheme's variables named ``<prefix><suffix>``, e.g. ``FINFLOW_PAYPAL_CLIENT_ID``."""
+        return cls(
+            scheme, MappingProxyType({role: prefix + CREDENTIAL_SUFFIXES[role] for role in SCHEME_ROLES[scheme]})
+        )
+
+    def describe(self) -> str:
+        """The variables to check, for error messages (names only, never values)."""
+        return " / ".join(self.env.values())
+
+
 @dataclass(frozen=True)
 class ApiSpec:
-    """How an API source is pulled. URLs and keys come from the environment, never from code."""
+    """How an API source is pulled. URLs and credentials come from the environment, never from code."""
 
     path: str  # endpoint path under the base URL
     pagination: Literal["cursor", "date_window", "report_download"]
     base_url_env: str  # e.g. FINFLOW_STRIPE_API_URL
-    token_env: str  # e.g. FINFLOW_STRIPE_API_KEY (sent as a Bearer token)
+    auth: AuthSpec
     page_size: int = 100
     window: timedelta = timedelta(days=7)  # date_window: the span of one request
     # re-read this much before the watermark on each pull, to catch late-arriving records; rows already landed
@@ -46,6 +89,8 @@ class SourceSpec:
     # how often a delivery is expected; a longer silence fails the source's freshness check
     expected_every: timedelta = timedelta(days=1)
     api: ApiSpec | None = None
+    # file drops: an optional environment variable with a URL the file can also be fetched from (the ECB's zip)
+    download_url_env: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -63,9 +108,9 @@ class SourceSpec:
         return self.name
 
 
-def _api(name: str, path: str, pagination: str, **kwargs: Any) -> ApiSpec:
-    upper = name.upper()
-    return ApiSpec(path, pagination, f"FINFLOW_{upper}_API_URL", f"FINFLOW_{upper}_API_KEY", **kwargs)  # type: ignore[arg-type]
+def _api(name: str, path: str, pagination: str, auth: AuthScheme = "bearer", **kwargs: Any) -> ApiSpec:
+    prefix = f"FINFLOW_{name.upper()}"
+    return ApiSpec(path, pagination, f"{prefix}_API_URL", AuthSpec.named(auth, prefix), **kwargs)  # type: ignore[arg-type]
 
 
 SOURCES: tuple[SourceSpec, ...] = (
@@ -127,7 +172,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         format="stripe_json",
         description="Stripe balance transactions (charges, refunds, fees, payouts), pulled in cursor pages.",
         expected_every=timedelta(hours=1),
-        api=_api("stripe", "/v1/balance_transactions", "cursor"),
+        api=_api("stripe", "/v1/balance_transactions", "cursor", auth="stripe"),
     ),
     SourceSpec(
         name="paypal",
@@ -136,7 +181,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         format="paypal_json",
         description="PayPal Transaction Search, pulled in date windows.",
         expected_every=timedelta(hours=1),
-        api=_api("paypal", "/v1/reporting/transactions", "date_window", window=timedelta(days=1)),
+        api=_api("paypal", "/v1/reporting/transactions", "date_window", auth="paypal_oauth2", window=timedelta(days=1)),
     ),
     SourceSpec(
         name="adyen",
@@ -144,7 +189,7 @@ SOURCES: tuple[SourceSpec, ...] = (
         kind="api",
         format="adyen_settlement_csv",
         description="Adyen settlement details reports, downloaded over HTTP when a new batch is published.",
-        api=_api("adyen", "/reports", "report_download"),
+        api=_api("adyen", "/reports", "report_download", auth="adyen"),
     ),
     SourceSpec(
         name="billing",
@@ -209,7 +254,23 @@ SOURCES: tuple[SourceSpec, ...] = (
     ),
 )
 
-SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in SOURCES}
+# Reference data landed like the sources above (file drop, raw.<name>, load journal) but holding no transactions:
+# dbt reads them for conversions, they are not in the transaction union (dbt var finflow_sources).
+REFERENCE_SOURCES: tuple[SourceSpec, ...] = (
+    SourceSpec(
+        name="fx_rates_ecb",
+        system="ECB euro reference rates",
+        kind="file_drop",
+        format="ecb_rates_csv",
+        description="The ECB's euro foreign exchange reference rates (eurofxref.csv daily, eurofxref-hist.csv "
+        "history): transactions convert to the base currency at their booking day's rate.",
+        file_patterns=("eurofxref*.csv", "*.csv", "*.zip"),
+        expected_every=timedelta(days=4),  # TARGET business days: none on weekends and Easter
+        download_url_env="FINFLOW_FX_RATES_ECB_URL",
+    ),
+)
+
+SOURCES_BY_NAME: dict[str, SourceSpec] = {spec.name: spec for spec in (*SOURCES, *REFERENCE_SOURCES)}
 
 
 def get_source(name: str) -> SourceSpec:

@@ -9,7 +9,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ..intelligence.scores import ensure_tables
 from ..resources import WarehouseResource, retry_if_the_database_restarts
 from ..sources.raw_tables import ensure_raw_schema, ensure_raw_table
-from ..sources.registry import SOURCES
+from ..sources.registry import REFERENCE_SOURCES, SOURCES
 from .project import dbt_project, ensure_manifest
 
 
@@ -38,7 +38,7 @@ def prepare_warehouse(warehouse: WarehouseResource) -> None:
     ensure_manifest()  # re-parses once if this run's database differs from the one the project was parsed for
     with warehouse.connect() as conn:
         ensure_raw_schema(conn)
-        for spec in SOURCES:
+        for spec in (*SOURCES, *REFERENCE_SOURCES):
             ensure_raw_table(conn, spec.raw_table)
         ensure_tables(conn)
 

@@ -26,7 +26,16 @@ from .dbt_server import warm_dbt
 
 log = logging.getLogger(__name__)
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# FinFlow's runs build the profile's prod target; an analyst's dbt by hand defaults to dev (dbt_project/profiles.yml).
+# DBT_TARGET_PATH (dbt's own setting, which dagster-dbt also reads) moves the manifest and invocation folders, e.g. one
+# target folder per parallel test worker, each parsed for its own database.
+DBT_TARGET = "prod"
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=DBT_TARGET,
+    target_path=os.environ.get("DBT_TARGET_PATH", "target"),
+)
 
 
 def dbt_executable() -> str:
@@ -99,7 +108,7 @@ def prune_invocation_folders(target: Path, keep: int = KEPT_INVOCATION_FOLDERS) 
 
 def dbt_cli(project: DbtProject | None = None) -> FinflowDbtCli:
     """The dbt resource the pipeline, the tests and the benches use."""
-    return FinflowDbtCli(project_dir=project or dbt_project, dbt_executable=dbt_executable())
+    return FinflowDbtCli(project_dir=project or dbt_project, dbt_executable=dbt_executable(), target=DBT_TARGET)
 
 
 def newest_source_mtime(project_dir: Path) -> float:

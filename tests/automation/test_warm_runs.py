@@ -66,9 +66,18 @@ def test_terminating_a_run_interrupts_its_worker(instance):
     assert instance.run_launcher.terminate(run.run_id)
     finished = _wait_until_finished(instance, run.run_id, timeout=60)
     assert finished.status == dg.DagsterRunStatus.CANCELED
-    assert not psutil.pid_exists(int(finished.tags[WORKER_PID_TAG])) or (
-        psutil.Process(int(finished.tags[WORKER_PID_TAG])).status() == psutil.STATUS_ZOMBIE
-    )
+    worker = int(finished.tags[WORKER_PID_TAG])
+    deadline = time.monotonic() + 30  # the worker records the cancellation, then exits: on a busy machine, not at once
+    while _alive(worker):
+        assert time.monotonic() < deadline, f"worker {worker} still running after its run was canceled"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_the_server_stops_with_the_launcher(tmp_path):

@@ -189,3 +189,22 @@ def test_a_regular_customers_tenfold_payment_is_flagged_against_its_own_habit():
 def test_an_amount_within_the_counterpartys_own_habit_is_not_flagged(regular, amount, why):
     result = _score_sale(_card_sales({"ACME LLC": regular}), "ACME LLC", amount)
     assert not result["is_anomaly"], (why, result)
+
+
+def test_reasons_quote_the_transactions_own_currency_and_name_base_currency_figures():
+    """A EUR payment compared with a USD-booked habit: its own 370.37 EUR is quoted, and the figures it is measured
+    against (and its converted 400.00) are said to be base-currency ones."""
+    history = _card_sales({"ACME LLC": HABIT}).assign(currency="USD")
+    history["amount_base"] = history["amount"]
+    past = anomaly_input(history).assign(is_flagged=False)
+    model = AnomalyDetector().fit(past)
+    foreign = _sale("ACME LLC", 370.37).assign(currency="EUR", amount_base=400.0)
+    result = model.score(anomaly_input(foreign), past).iloc[0]
+    assert result["is_anomaly"], result
+    assert (
+        "amount 370.37 EUR (400.00 base-currency equivalent) is 10.0x the usual 40.00 base currency of ACME LLC"
+        in (result["anomaly_reasons"])
+    )
+    domestic = _sale("ACME LLC", 400.0).assign(currency="USD", amount_base=400.0)
+    reasons = model.score(anomaly_input(domestic), past).iloc[0]["anomaly_reasons"]
+    assert "amount 400.00 USD is 10.0x the usual 40.00 of ACME LLC" in reasons and "base" not in reasons

@@ -32,7 +32,7 @@ from finflow_assets.sources.connectors import (
 )
 from finflow_assets.sources.parsers import PARSERS, get_parser
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
-from finflow_assets.sources.registry import SourceSpec, get_source
+from finflow_assets.sources.registry import AuthSpec, SourceSpec, get_source
 from finflow_assets.warehouse import connect
 from finflow_simulator.api_objects import BILLING_PAYMENT, EXPENSES_TRANSACTION
 from finflow_simulator.api_server import FaultConfig, Server, append_jsonl, serve
@@ -68,15 +68,23 @@ def isolated(source: str, server: Server, monkeypatch: pytest.MonkeyPatch, page_
     spec = get_source(source)
     assert spec.api is not None
     name = f"{source}_{uuid.uuid4().hex[:8]}"
+    prefix = f"FINFLOW_TEST_{name.upper()}"
     api = dataclasses.replace(
         spec.api,
         page_size=page_size,
-        base_url_env=f"FINFLOW_TEST_{name.upper()}_URL",
-        token_env=f"FINFLOW_TEST_{name.upper()}_KEY",
+        base_url_env=f"{prefix}_URL",
+        auth=AuthSpec.named(spec.api.auth.scheme, prefix),
     )
     monkeypatch.setenv(api.base_url_env, server.base_url(source))
-    monkeypatch.setenv(api.token_env, server.tokens[source])
+    for suffix, value in server.credentials(source).items():
+        monkeypatch.setenv(prefix + suffix, value)
     return dataclasses.replace(spec, name=name, api=api)
+
+
+def key_env(spec: SourceSpec) -> str:
+    """The variable of the source's main secret (API key; PayPal: client secret)."""
+    assert spec.api is not None
+    return spec.api.auth.env.get("key") or spec.api.auth.env["client_secret"]
 
 
 def pull(conn, spec: SourceSpec, **kwargs) -> PullReport:
@@ -347,11 +355,11 @@ def test_wrong_token_is_a_clear_401_error_without_retries(api, db, monkeypatch) 
     api_dir, _ = api
     with serve(api_dir) as server:
         spec = isolated("stripe", server, monkeypatch)
-        monkeypatch.setenv(spec.api.token_env, "sk_wrong_0123456789")
+        monkeypatch.setenv(key_env(spec), "sk_wrong_0123456789")
         with pytest.raises(ApiAuthError) as error:
             pull(db, spec)
         assert error.value.status == 401 and server.requests["unauthorized"] == 1
-        assert spec.api.token_env in str(error.value) and "sk_wrong" not in str(error.value)
+        assert key_env(spec) in str(error.value) and "sk_wrong" not in str(error.value)
 
 
 def test_token_is_never_logged_or_in_errors(tmp_path: Path, db, monkeypatch, caplog) -> None:
@@ -379,8 +387,8 @@ def test_missing_settings_are_clear_errors(api, db, monkeypatch) -> None:
         with pytest.raises(ApiConfigError, match=spec.api.base_url_env):
             pull(db, spec)
         assert pull(db, spec, base_url=server.base_url("expenses")).rows_landed == COUNTS["expenses"]
-        monkeypatch.delenv(spec.api.token_env)
-        with pytest.raises(ApiConfigError, match=spec.api.token_env):
+        monkeypatch.delenv(key_env(spec))
+        with pytest.raises(ApiConfigError, match=key_env(spec)):
             pull(db, spec, base_url=server.base_url("expenses"))
 
 

@@ -180,10 +180,6 @@ def write_dataset(api_dir: Path, counts: dict[str, int], *, seed: int = 1, tag: 
     return ids
 
 
-def auth(source: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer sim-{source}-key"}
-
-
 # ----------------------------------------------------------------------------------------- tests
 
 
@@ -203,7 +199,9 @@ def test_binds_loopback_only_and_requires_the_token(api_dir: Path) -> None:
         assert wrong.status_code == 401 and "nope" not in wrong.text and "s3cret" not in wrong.text
         good = client.get("/stripe/v1/balance_transactions", headers={"Authorization": "Bearer s3cret-token"})
         assert good.status_code == 200
-        assert client.get("/paypal/v1/reporting/transactions", headers=auth("paypal")).status_code == 400  # no dates
+        assert (
+            client.get("/paypal/v1/reporting/transactions", headers=server.auth_headers("paypal")).status_code == 400
+        )  # no dates
         assert client.get("/nowhere/v1/x").status_code == 404
         assert server.requests["unauthorized"] == 2 and server.requests["ok"] == 1
         assert server.env()["FINFLOW_STRIPE_API_URL"] == f"{server.url}/stripe"
@@ -211,7 +209,7 @@ def test_binds_loopback_only_and_requires_the_token(api_dir: Path) -> None:
 
 def test_stripe_pages_newest_first_with_starting_after_and_created_filter(api_dir: Path) -> None:
     objects = [json.loads(line) for line in (api_dir / "stripe.jsonl").read_text().splitlines()]
-    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=auth("stripe")) as client:
+    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=server.auth_headers("stripe")) as client:
         seen, after = [], None
         while True:
             params = {"limit": 50} | ({"starting_after": after} if after else {})
@@ -233,7 +231,7 @@ def test_stripe_pages_newest_first_with_starting_after_and_created_filter(api_di
 
 
 def test_paypal_windows_are_half_open_and_at_most_31_days(api_dir: Path) -> None:
-    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=auth("paypal")) as client:
+    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=server.auth_headers("paypal")) as client:
         path = "/paypal/v1/reporting/transactions"
         too_long = client.get(path, params={"start_date": "2026-09-01T00:00:00Z", "end_date": "2026-10-03T00:00:00Z"})
         assert too_long.status_code == 400 and "31 days" in too_long.text
@@ -256,7 +254,7 @@ def test_paypal_windows_are_half_open_and_at_most_31_days(api_dir: Path) -> None
 
 
 def test_billing_cursor_and_updated_since(api_dir: Path) -> None:
-    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=auth("billing")) as client:
+    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=server.auth_headers("billing")) as client:
         seen, cursor = [], None
         while True:
             body = client.get("/billing/v1/payments", params={"limit": 40} | ({"cursor": cursor} if cursor else {}))
@@ -275,7 +273,7 @@ def test_billing_cursor_and_updated_since(api_dir: Path) -> None:
 
 def test_expenses_date_range_is_inclusive(api_dir: Path) -> None:
     objects = [json.loads(line) for line in (api_dir / "expenses.jsonl").read_text().splitlines()]
-    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=auth("expenses")) as client:
+    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=server.auth_headers("expenses")) as client:
         body = client.get(
             "/expenses/v1/transactions",
             params={"posted_from": "2026-10-02", "posted_to": "2026-10-03", "page_size": 500},
@@ -287,7 +285,7 @@ def test_expenses_date_range_is_inclusive(api_dir: Path) -> None:
 
 
 def test_adyen_reports_listed_and_downloaded_with_checksum(api_dir: Path) -> None:
-    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=auth("adyen")) as client:
+    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=server.auth_headers("adyen")) as client:
         listing = client.get("/adyen/reports").json()["data"]
         assert [r["name"] for r in listing] == [f"settlement_detail_report_batch_{b}.csv" for b in (1, 2)]
         report = client.get(f"/adyen{listing[0]['url']}")
@@ -298,7 +296,7 @@ def test_adyen_reports_listed_and_downloaded_with_checksum(api_dir: Path) -> Non
 
 
 def test_appended_and_rewritten_jsonl_are_reloaded(api_dir: Path) -> None:
-    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=auth("expenses")) as client:
+    with serve(api_dir) as server, httpx.Client(base_url=server.url, headers=server.auth_headers("expenses")) as client:
 
         def total() -> int:
             return client.get("/expenses/v1/transactions").json()["total_items"]
@@ -325,7 +323,10 @@ def test_scripted_faults_then_seeded_random_faults(api_dir: Path) -> None:
         retry_after=0.25,
         slow_seconds=1.0,
     )
-    with serve(api_dir, faults) as server, httpx.Client(base_url=server.url, headers=auth("billing")) as client:
+    with (
+        serve(api_dir, faults) as server,
+        httpx.Client(base_url=server.url, headers=server.auth_headers("billing")) as client,
+    ):
         limited = client.get("/billing/v1/payments")
         assert limited.status_code == 429 and limited.headers["Retry-After"] == "0.25"
         assert client.get("/billing/v1/payments").status_code in (500, 502, 503)
@@ -349,14 +350,17 @@ def test_scripted_faults_then_seeded_random_faults(api_dir: Path) -> None:
 
         server.set_outage("billing")
         assert [client.get("/billing/v1/payments").status_code for _ in range(3)] == [503] * 3
-        assert client.get("/expenses/v1/transactions", headers=auth("expenses")).status_code == 200
+        assert client.get("/expenses/v1/transactions", headers=server.auth_headers("expenses")).status_code == 200
         server.set_outage("billing", False)
         assert client.get("/billing/v1/payments").status_code == 200
         assert server.requests["outage"] == 3
 
     def outcomes(seed: int) -> list[int]:
         config = FaultConfig(seed=seed, rate_limit=0.2, server_error=0.2, retry_after=0)
-        with serve(api_dir, config) as server, httpx.Client(base_url=server.url, headers=auth("stripe")) as client:
+        with (
+            serve(api_dir, config) as server,
+            httpx.Client(base_url=server.url, headers=server.auth_headers("stripe")) as client,
+        ):
             return [client.get("/stripe/v1/balance_transactions").status_code for _ in range(40)]
 
     first = outcomes(3)

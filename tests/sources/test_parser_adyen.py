@@ -14,6 +14,7 @@ import pytest
 
 from finflow_assets.sources.parsers.adyen import parse_adyen_settlement_csv
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
+from tests.conftest import check_fixture_listing, fixture_bytes
 
 # file -> amounts in file order, as (amount, currency)
 EXPECTED: dict[str, list[tuple[str, str]]] = {
@@ -31,7 +32,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
 
 
 def _read(shared_fixtures: Path, name: str) -> bytes:
-    return (shared_fixtures / "adyen" / name).read_bytes()
+    return fixture_bytes(shared_fixtures, "adyen", name)
 
 
 def _parse(data: bytes, name: str = "adyen.csv") -> list[dict[str, Any]]:
@@ -39,7 +40,7 @@ def _parse(data: bytes, name: str = "adyen.csv") -> list[dict[str, Any]]:
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "adyen").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "adyen", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -15,6 +15,7 @@ import pytest
 
 from finflow_assets.sources.parsers.bank_csv import parse_amount, parse_bank_csv
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
+from tests.conftest import check_fixture_listing, fixture_bytes
 
 # Per-file options, as a user would configure the source; files not listed need none.
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -84,12 +85,12 @@ EXPECTED: dict[str, tuple[int, str, int, int, set[str | None]]] = {
 
 
 def _parse(shared_fixtures: Path, name: str, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    data = (shared_fixtures / "bank_csv" / name).read_bytes()
+    data = fixture_bytes(shared_fixtures, "bank_csv", name)
     return parse_bank_csv(data, name, OPTIONS.get(name, {}) if options is None else options).records
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "bank_csv").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "bank_csv", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -184,9 +185,45 @@ def test_revolut_pending_rows_are_kept(shared_fixtures: Path) -> None:
     assert [(r["amount"], r["balance_after"]) for r in pending] == [("-44.57", None), ("-73.58", None)]
 
 
-def test_footer_is_an_error_unless_skip_footer(shared_fixtures: Path) -> None:
+def test_footers_and_balance_lines_are_skipped_with_a_warning(shared_fixtures: Path) -> None:
+    """Without options, Fidelity's disclaimer footer, Venmo's balance rows and OCA's 'Balance at start of period'
+    (an amount, but a balance label where the date goes) are skipped, and each block is journaled."""
+    name = "fidelity_cma_us__reds.csv"
+    data = (shared_fixtures / "bank_csv" / name).read_bytes()
+    parsed = parse_bank_csv(data, name, {"currency": "USD", "columns": {"description": "Action"}})
+    assert len(parsed.records) == EXPECTED[name][0]
+    assert parsed.warnings == [
+        "row 23: 9 summary/footer row(s) without a date skipped"
+        " (first: 'The data and information in this spreadsheet is pr')"
+    ]
+    name = "venmo_export__ledgerautosync.csv"
+    parsed = parse_bank_csv((shared_fixtures / "bank_csv" / name).read_bytes(), name, {"currency": "USD"})
+    assert [r["amount"] for r in parsed.records] == ["73.01", "50.03", "-12.01", "-35.02"]
+    assert parsed.warnings == [
+        "row 2: 1 summary/footer row(s) without a date skipped (first: 'my_username $0')",
+        "row 7: 4 summary/footer row(s) without a date skipped (first: '$76.01')",
+    ]
+    name = "metadata_header_rows__oca.csv"
+    data = (shared_fixtures / "bank_csv" / name).read_bytes()
+    parsed = parse_bank_csv(data, name, {"date_format": "%d/%m/%y", "currency": "EUR"})
+    assert sum(Decimal(r["amount"]) for r in parsed.records) == Decimal(EXPECTED[name][1])
+    assert parsed.warnings == [
+        "row 10: 1 summary/footer row(s) without a date skipped (first: 'Balance at start of period +30000,77')"
+    ]
+
+
+def test_rows_without_a_date_that_could_be_money_stay_errors(shared_fixtures: Path) -> None:
+    """A dateless row with an amount and no balance label, or any dateless row between dated rows, could be a
+    lost transaction: it is a ParseError, and skip_footer=False turns the recognition off altogether."""
+    good = b"Date,Description,Amount\n2024-01-02,Coffee,-3.50\n2024-01-03,Refund,1.00\n"
+    with pytest.raises(ParseError, match="row 4"):
+        parse_bank_csv(good + b",Lunch,-12.00\n", "t.csv", {})
+    with pytest.raises(ParseError, match="row 3: column 'Date'"):  # between dated rows, even with no amount
+        parse_bank_csv(good.replace(b"2024-01-03,Refund,1.00", b"Total,,") + b"2024-01-04,Tea,-2.00\n", "t.csv", {})
+    with pytest.raises(ParseError, match="row 3: column 'Date'"):
+        parse_bank_csv(good.replace(b"2024-01-03,Refund,1.00", b"Total,,"), "t.csv", {"skip_footer": False})
     with pytest.raises(ParseError) as caught:
-        _parse(shared_fixtures, "fidelity_cma_us__reds.csv", {})
+        _parse(shared_fixtures, "fidelity_cma_us__reds.csv", {"skip_footer": False})
     assert caught.value.row == 23
     assert "row 23" in str(caught.value) and "Run Date" in str(caught.value)
 
@@ -267,7 +304,7 @@ def test_explicit_columns_for_erp_exports() -> None:
 
 
 def test_truncated_file(shared_fixtures: Path) -> None:
-    data = (shared_fixtures / "bank_csv" / "lloyds_uk__ofxstatement-lloyds.csv").read_bytes()
+    data = fixture_bytes(shared_fixtures, "bank_csv", "lloyds_uk__ofxstatement-lloyds.csv")
     cut = data[: data.rindex(b"'99-88-74")]  # last line ends after "01/12/2023,BGC,"
     with pytest.raises(ParseError) as caught:
         parse_bank_csv(cut, "lloyds.csv", {})

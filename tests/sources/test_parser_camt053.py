@@ -1,6 +1,6 @@
 """camt.052/053/054 parser against every shared camt fixture, plus malformed and hostile input.
 
-Entry and statement counts and currencies come from SOURCES.md (``Ntry`` count, ``Stmt/Rpt/Ntfctn``, ccy). SOURCES.md
+Entry and statement counts and currencies come from PROVENANCE.md (``Ntry``, ``Stmt/Rpt/Ntfctn``, ccy). PROVENANCE.md
 gives no credit/debit split for camt, so the split below was counted from each file's ``Ntry/CdtDbtInd`` elements.
 """
 
@@ -15,6 +15,7 @@ import pytest
 
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParsedFile, ParseError
 from finflow_assets.sources.parsers.camt053 import parse_camt053
+from tests.conftest import check_fixture_listing, fixture_bytes, fixture_files
 
 # file -> (statements/reports/notifications, entries, CRDT entries, DBIT entries, currencies named in the file)
 EXPECTED: dict[str, tuple[int, int, int, int, set[str]]] = {
@@ -62,7 +63,7 @@ BALANCED = [
 
 
 def _read(shared_fixtures: Path, name: str) -> bytes:
-    return (shared_fixtures / "camt" / name).read_bytes()
+    return fixture_bytes(shared_fixtures, "camt", name)
 
 
 def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
@@ -70,7 +71,7 @@ def _parse(shared_fixtures: Path, name: str) -> ParsedFile:
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "camt").iterdir()} == set(EXPECTED)
+    check_fixture_listing(shared_fixtures, "camt", set(EXPECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -237,7 +238,7 @@ def test_doctype_and_entities_are_refused() -> None:
 def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
     """Truncations and byte flips either parse or raise ParseError, never another exception."""
     rnd = random.Random(20240229)
-    files = sorted(path for path in (shared_fixtures / "camt").iterdir() if path.stat().st_size < 20_000)
+    files = sorted(path for path in fixture_files(shared_fixtures, "camt") if path.stat().st_size < 20_000)
     for _ in range(300):
         data = bytearray(rnd.choice(files).read_bytes())
         if rnd.random() < 0.4:
@@ -254,3 +255,24 @@ def test_mutated_fixtures_raise_only_parse_error(shared_fixtures: Path) -> None:
 def test_unknown_declared_encoding() -> None:
     error = _error(b'<?xml version="1.0" encoding="UZF-8"?><Document/>')
     assert "cannot be read" in str(error)
+
+
+# Accepted deviations of real banks: read, with one journal warning per kind (first row, then a count)
+WARNINGS: dict[str, list[str]] = {
+    # anonymised real Lithuanian statement: no BookgDt/ValDt on any entry (pycamt reads its 14 entries too)
+    "camt053_lt_2024-03-14__subite.xml": [
+        "row 1: Ntry has no BookgDt; booked on the closing balance date (and 13 more)"
+    ],
+    # a statement with an opening but no closing (CLBD) balance
+    "camt053_dt_and_dttm__genkgo.xml": [
+        "statement I38y0h4YyLnQiOV6P7nEd44r2 has no closing balance; its balance is not checked"
+    ],
+    "camt053_be_month_large__subite.xml": [],  # a clean file warns about nothing
+}
+
+
+@pytest.mark.parametrize("name", sorted(WARNINGS))
+def test_accepted_deviations_are_warned(shared_fixtures: Path, name: str) -> None:
+    parsed = _parse(shared_fixtures, name)
+    assert parsed.warnings == WARNINGS[name]
+    assert len(parsed.records) == EXPECTED[name][1]

@@ -13,6 +13,7 @@ import pytest
 
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
 from finflow_assets.sources.parsers.paypal import parse_paypal_transactions
+from tests.conftest import check_fixture_listing, fixture_bytes
 
 # Per-file options: only needed where every date in the file fits both dd/mm and mm/dd.
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -40,12 +41,12 @@ REJECTED = {"sar_subscr_signup__smashpig.csv": "subscription agreement report"}
 
 
 def _parse(shared_fixtures: Path, name: str, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    data = (shared_fixtures / "paypal" / name).read_bytes()
+    data = fixture_bytes(shared_fixtures, "paypal", name)
     return parse_paypal_transactions(data, name, OPTIONS.get(name, {}) if options is None else options).records
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "paypal").iterdir()} == set(EXPECTED) | set(REJECTED)
+    check_fixture_listing(shared_fixtures, "paypal", set(EXPECTED) | set(REJECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -219,7 +220,7 @@ def test_stl_truncated_and_missing_column() -> None:
 
 
 def test_activity_malformed_values(shared_fixtures: Path) -> None:
-    data = (shared_fixtures / "paypal" / "paypal_custom__hledger.csv").read_bytes()
+    data = fixture_bytes(shared_fixtures, "paypal", "paypal_custom__hledger.csv")
     with pytest.raises(ParseError, match="row 3: column 'Gross': amount '6.9x9'"):
         parse_paypal_transactions(data.replace(b'"6.99","0.00","6.99"', b'"6.9x9","0.00","6.99"', 1), "pp.csv", {})
     with pytest.raises(ParseError, match="row 4: column 'Date': '10/41/2019'"):

@@ -14,6 +14,7 @@ import pytest
 
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
 from finflow_assets.sources.parsers.stripe import parse_stripe_balance_transactions
+from tests.conftest import check_fixture_listing, fixture_bytes
 
 # file -> (records, sum of amounts, negatives)
 EXPECTED: dict[str, tuple[int, str, int]] = {
@@ -30,12 +31,12 @@ REJECTED = {"stripe_mock_fixtures3_subset.json": "not a Stripe list, balance_tra
 
 
 def _parse(shared_fixtures: Path, name: str) -> list[dict[str, Any]]:
-    data = (shared_fixtures / "stripe" / name).read_bytes()
+    data = fixture_bytes(shared_fixtures, "stripe", name)
     return parse_stripe_balance_transactions(data, name, {}).records
 
 
 def test_every_fixture_has_an_expectation(shared_fixtures: Path) -> None:
-    assert {path.name for path in (shared_fixtures / "stripe").iterdir()} == set(EXPECTED) | set(REJECTED)
+    check_fixture_listing(shared_fixtures, "stripe", set(EXPECTED) | set(REJECTED))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -81,3 +81,56 @@ def test_without_a_server_finflow_dbt_runs_dbt_itself(tmp_path, monkeypatch):
 def test_the_server_serves_only_its_own_user(warm_server):
     """The socket is in a folder only the run's user can enter."""
     assert Path(warm_server).parent.stat().st_mode & 0o077 == 0
+
+
+def test_a_writing_dbt_waits_for_the_one_already_running(db):
+    """Whoever starts it (a Dagster step or an analyst by hand), a dbt that writes waits for the warehouse's dbt lock:
+    incremental builds must never overlap."""
+    import os
+    import time
+
+    from finflow_assets.settings import DBT_PROJECT_DIR
+    from finflow_assets.transform.dbt_command import DBT_LOCK_KEY
+    from finflow_assets.warehouse import database_url, dbt_env
+
+    env = {**os.environ, **dbt_env(database_url()), "FINFLOW_DBT_SERVER": ""}
+    db.execute("select pg_advisory_lock(%s)", (DBT_LOCK_KEY,))  # another build is running
+    try:
+        waiting = subprocess.Popen(
+            [dbt_executable(), "run-operation", "no_such_macro", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", "target/lock-test"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            queued = db.execute(
+                "select count(*) from pg_stat_activity"
+                " where application_name = 'finflow-dbt lock' and wait_event_type = 'Lock'"
+            ).fetchone()[0]
+            if queued:
+                break
+            time.sleep(0.2)
+        assert queued == 1, "finflow-dbt did not wait for the lock"
+        assert waiting.poll() is None
+    finally:
+        db.execute("select pg_advisory_unlock(%s)", (DBT_LOCK_KEY,))
+    _, stderr = waiting.communicate(timeout=120)
+    assert "waiting for it" in stderr
+    assert waiting.returncode != 0  # dbt itself ran after the lock: it does not know the macro
+
+
+def test_an_analysts_dbt_builds_their_own_schemas_not_finflows(finflow_home, monkeypatch, capfd):
+    from finflow_assets.cli import main
+    from finflow_assets.resources import WarehouseResource
+    from finflow_assets.transform.assets import prepare_warehouse
+    from finflow_assets.warehouse import connect
+    from tests.conftest import fresh_database
+
+    monkeypatch.setenv("USER", "alice")
+    with fresh_database("test_dev_target"):
+        prepare_warehouse(WarehouseResource())
+        assert main(["dbt", "build", "--select", "stg_bank_operating__transactions", "currencies"]) == 0
+        with connect() as conn:
+            schemas = {row[0] for row in conn.execute("select nspname from pg_namespace").fetchall()}
+    assert {"dbt_alice_staging", "dbt_alice_reference"} <= schemas
+    assert "staging" not in schemas and "reference" not in schemas  # FinFlow's own (prod) schemas untouched

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from finflow_assets.sources.registry import REFERENCE_SOURCES, SOURCES
 from tests.conftest import own_data_folder, run_dbt
 
 BATCHES = (
@@ -209,7 +210,8 @@ def test_views_are_recreated_only_when_what_they_are_made_of_changed(built_in_ba
     drop and recreate it), a full refresh or a new column in what it reads recreates it. Runs last but one: it
     adds a column to a raw table."""
     conn, _, _, _, views = built_in_batches
-    assert len(views["before"]) == 12 and views["idle build"] == views["before"]  # the staging models
+    staging = len(SOURCES) + len(REFERENCE_SOURCES)  # a staging view per source and per reference source
+    assert len(views["before"]) == staging and views["idle build"] == views["before"]
     assert not set(views["full refresh"].values()) & set(views["before"].values())
     conn.execute("alter table raw.stripe add column probe text")
     run_dbt("run", "--select", "stg_stripe__transactions stg_paypal__transactions")

@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from finflow_assets.cli import ui_command
+from finflow_assets.doctor import find_chromium
 from tests.conftest import REPO_ROOT
 
 # the demo, the webserver's start and the browser walk share one module-scoped setup: allow for a busy machine
@@ -49,17 +50,6 @@ PER_DAY = 2000 if UPDATE_SCREENSHOT else 300
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "images" / "lineage.png"
 # tall enough that the zoomed-to-width lineage graph, one step zoomed out, fits on the screen whole
 VIEWPORT = {"width": 1600, "height": 1800}  # tall enough for the whole lineage one zoom step out
-
-
-def find_chromium() -> str | None:
-    """``FINFLOW_CHROMIUM`` if set, else Debian's ``/usr/bin/chromium`` or a ``chromium`` on PATH."""
-    custom = os.environ.get("FINFLOW_CHROMIUM")
-    if custom:
-        return custom if os.access(custom, os.X_OK) else None
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,10 @@
 -- reference, FITID, ledger line id; else booked date + amount + currency + description, case and spacing folded).
 -- Incremental: a build appends the rows of the loads (raw._loads) it has not taken yet, whatever order they
 -- committed in; the load-id filter reaches each raw table through its staging view (raw.<source>.load_id index).
--- A change to seeds/fx_rates.csv recomputes every row (and so everything downstream).
-{%- set fx_version = seed_version(ref('fx_rates')) -%}
+-- amount_base converts at the booking day's rate (macros/fx.sql: the last ECB rate known that day, else the fixed
+-- rate of seeds/fx_rates.csv).
+-- A change to the seed or to the landed rates recomputes every row (and so everything downstream).
+{%- set fx_version = seed_version(ref('fx_rates')) ~ ':' ~ rates_version(ref('int_fx_rates')) -%}
 {%- set everything = recompute_everything('fx_version', fx_version) -%}
 {%- set new_loads = {} -%}
 {%- if execute and not everything -%}
@@ -37,7 +39,7 @@ with unioned as (
 
 select
     unioned.*,
-    round(unioned.amount * fx.rate_to_base, 2) as amount_base,
+    round(unioned.amount * {{ rate_to_base('unioned.currency', 'unioned.booked_date') }}, 2) as amount_base,
     md5(concat_ws('|',
         unioned.source,
         coalesce(unioned.account_id, ''),
@@ -54,5 +56,3 @@ select
     '{{ fx_version }}'::text as fx_version,
     now() as unioned_at
 from unioned
-left join {{ ref('fx_rates') }} as fx
-    on fx.currency = unioned.currency

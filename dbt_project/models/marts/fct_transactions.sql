@@ -10,7 +10,7 @@
         "{{ analyze_after_build('published_at') }}",
     ],
 ) }}
--- The unified transaction (DESIGN.md): one row per real transaction that passed the blocking rules, signed
+-- The unified transaction (docs/design.md): one row per real transaction that passed the blocking rules, signed
 -- (+ in, - out), with base-currency amount, category (human > rule > ML) and lineage to the raw row.
 -- ML categories below the champion's auto-apply threshold are not applied: such a row stays 'uncategorized' with
 -- category_needs_review and the model's guess in suggested_category (the review queue). Anomaly score in [0, 1],

@@ -4,12 +4,18 @@
 -- revalidated since its last build, and the groups of the processor payouts (whose parts may have changed); the
 -- rest stay as they are.
 -- The ages, which move with every new booking day, are added by the fct_reconciliation view.
+-- Realized exchange difference of a processor payout (fx_difference, in the base currency): its charges, fees and
+-- refunds at the payout day's rate minus the same rows at their own booking days' rates (macros/fx.sql). A payout
+-- spanning a rate change matches its deposit in the transaction currency and reports the difference here, judged
+-- against fx_tolerance_pct of seeds/reconciliation_tolerances.csv (fx_within_tolerance) instead of counting as a
+-- mismatch.
 -- depends_on: {{ ref('int_transactions__validated') }} (read by incremental builds only)
 {{ config(
     schema='reconciliation',
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['match_type', 'match_key', 'currency'],
+    on_schema_change='append_new_columns',
     indexes=[{'columns': ['match_type', 'match_key', 'currency']}, {'columns': ['itemized_at']}],
     pre_hook="set local work_mem = '64MB'",
     post_hook="{{ analyze_after_build('itemized_at') }}",
@@ -57,7 +63,8 @@ batches as (
         source,
         batch_key,
         sum(component_count)::bigint as component_count,
-        sum(component_net_amount) as component_net_amount
+        sum(component_net_amount) as component_net_amount,
+        sum(component_net_amount_base) as component_net_amount_base
     from {{ ref('int_payout_components__daily') }}
     group by source, batch_key
 ),
@@ -71,7 +78,9 @@ components as (
     select
         payout_batches.transaction_id,
         coalesce(by_key.component_count, by_day.component_count) as component_count,
-        coalesce(by_key.component_net_amount, by_day.component_net_amount) as component_net_amount
+        coalesce(by_key.component_net_amount, by_day.component_net_amount) as component_net_amount,
+        case when by_key.batch_key is not null then by_key.component_net_amount_base
+            else by_day.component_net_amount_base end as component_net_amount_base
     from payout_batches
     left join batches as by_key
         on by_key.source = payout_batches.source and by_key.batch_key = payout_batches.batch_key
@@ -116,6 +125,12 @@ select
         when links.match_type = 'payroll_run' then 0
         else links.expected_amount - components.component_net_amount
     end as component_difference,
+    round(links.expected_amount * payout_rate.rate_to_base, 2) as expected_amount_base,
+    round(components.component_net_amount_base, 2) as component_amount_base,
+    round(components.component_net_amount * payout_rate.rate_to_base - components.component_net_amount_base, 2)
+        as fx_difference,
+    abs(components.component_net_amount * payout_rate.rate_to_base - components.component_net_amount_base)
+        <= tolerances.fx_tolerance_pct * abs(links.expected_amount * payout_rate.rate_to_base) as fx_within_tolerance,
     links.duplicate_transaction_id,
     links.duplicate_of,
     links.left_source_file,
@@ -127,5 +142,9 @@ select
     now() as itemized_at
 from links
 left join components on components.transaction_id = links.left_transaction_id
+left join {{ ref('reconciliation_tolerances') }} as tolerances on tolerances.match_type = links.match_type
+left join lateral (
+    select {{ rate_to_base('links.currency', 'links.left_booked_date') }} as rate_to_base
+) as payout_rate on links.left_booked_date is not null
 left join statuses as left_statuses on left_statuses.transaction_id = links.left_transaction_id
 left join statuses as right_statuses on right_statuses.transaction_id = links.right_transaction_id

@@ -1,13 +1,14 @@
-"""An HTTP client for API sources: Bearer auth, timeouts, and retries with backoff that honours Retry-After.
+"""An HTTP client for API sources: vendor auth, timeouts, and retries with backoff that honours Retry-After.
 
 Retried (up to ``RetryPolicy.attempts`` attempts per request, exponential backoff with jitter, capped): 408, 429 and
 5xx answers, timeouts, connection errors, bodies cut short (a connection closed before ``Content-Length`` bytes, a
 checksum mismatch, or JSON that does not parse) and JSON of the wrong shape. A ``Retry-After`` header (seconds or an
-HTTP date) sets the wait, capped at ``RetryPolicy.retry_after_max``. 401/403 and other 4xx fail at once.
+HTTP date) sets the wait, capped at ``RetryPolicy.retry_after_max``. 401/403 and other 4xx fail at once, except
+that a 401 lets OAuth2 credentials fetch a new token and repeat the request once (see :mod:`.auth`).
 
-The token is sent in the ``Authorization`` header only: it is never part of a URL, a log line or an error message
-(any text quoted from a response is scrubbed of it too). URLs in messages have passwords and secret-looking query
-parameters masked.
+Credentials are sent in headers only: they are never part of a URL, a log line or an error message (any text quoted
+from a response is scrubbed of them too). URLs in messages have passwords and secret-looking query parameters
+masked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import email.utils
 import hashlib
 import json
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import tenacity
+
+from .auth import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +56,22 @@ class RetryPolicy:
 class ApiError(RuntimeError):
     """A request that failed for good: names the source, the URL (no secrets) and the last error."""
 
-    def __init__(self, source: str, url: str, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        source: str,
+        url: str,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 1,
+        method: str = "GET",
+    ) -> None:
         self.source = source
         self.url = url
         self.last_error = message
         self.status = status
         self.attempts = attempts
-        super().__init__(f"{source}: GET {url}: {message}")
+        super().__init__(f"{source}: {method} {url}: {message}")
 
 
 class ApiAuthError(ApiError):
@@ -68,7 +79,7 @@ class ApiAuthError(ApiError):
 
 
 class ApiConfigError(ValueError):
-    """A missing base URL or token setting."""
+    """A missing base URL or credential setting."""
 
 
 class _Retryable(Exception):
@@ -123,13 +134,6 @@ def parse_retry_after(value: str | None) -> float | None:
     return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
-def token_from_env(source: str, env_var: str) -> str:
-    token = os.environ.get(env_var, "").strip()
-    if not token:
-        raise ApiConfigError(f"{source}: the API token is not set: export {env_var} (sent as a Bearer token)")
-    return token
-
-
 class ApiClient:
     """GET requests to one API source, retried per :class:`RetryPolicy`; counts retries for run metadata."""
 
@@ -137,23 +141,22 @@ class ApiClient:
         self,
         source: str,
         base_url: str,
-        token: str,
+        credentials: Credentials,
         *,
         policy: RetryPolicy | None = None,
-        token_env: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RetryPolicy()
-        self.token_env = token_env
-        self._token = token
+        self._credentials = credentials
+        self.token_refreshes = 0
         self.retries = 0
         self.retry_reasons: Counter[str] = Counter()
         timeout = httpx.Timeout(self.policy.timeout, connect=self.policy.connect_timeout)
         self._client = httpx.Client(
             timeout=timeout,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/csv"},
+            headers={"Accept": "application/json, text/csv"},
             transport=transport,
             follow_redirects=False,
         )
@@ -190,7 +193,7 @@ class ApiClient:
                     raise _Retryable(f"unexpected response: {exc}", "invalid_json") from None
             return document
 
-        response, document = self._get(path, params, decode)
+        response, document = self._authorized("GET", path, params, decode)
         return JsonPage(safe_url(response.request.url), response.content, document)
 
     def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> JsonPage:
@@ -202,18 +205,55 @@ class ApiClient:
                 raise _Retryable(f"checksum mismatch on a {len(response.content)}-byte body (truncated?)", "truncated")
             return None
 
-        response, _ = self._get(path, params, check)
+        response, _ = self._authorized("GET", path, params, check)
         return JsonPage(safe_url(response.request.url), response.content, None)
+
+    def post_form(self, path: str, form: Mapping[str, str], *, headers: Mapping[str, str]) -> Any:
+        """POST a form with the given (authentication) headers and decode the JSON answer (an OAuth2 token)."""
+
+        def decode(response: httpx.Response) -> Any:
+            try:
+                return json.loads(response.content)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise _Retryable(
+                    f"invalid JSON in a {len(response.content)}-byte body: {exc}", "invalid_json"
+                ) from None
+
+        _, document = self._send("POST", path, None, decode, headers=headers, form=form)
+        return document
 
     # -- internals
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        for secret in self._credentials.secrets():
+            text = text.replace(secret, "***")
+        return text
 
-    def _get(
-        self, path: str, params: Mapping[str, Any] | None, decode: Callable[[httpx.Response], Any]
+    def _authorized(
+        self, method: str, path: str, params: Mapping[str, Any] | None, decode: Callable[[httpx.Response], Any]
+    ) -> tuple[httpx.Response, Any]:
+        """A request with the source's credentials; a 401 may refresh them (OAuth2) and repeat it once."""
+        headers = self._credentials.headers(self)  # a refused OAuth2 client secret fails here, at once
+        try:
+            return self._send(method, path, params, decode, headers=headers)
+        except ApiAuthError as exc:
+            if exc.status != 401 or not self._credentials.refresh(self):
+                raise
+        self.token_refreshes += 1
+        log.info("%s: the access token was refused; fetched a new one, repeating the request once", self.source)
+        return self._send(method, path, params, decode, headers=self._credentials.headers(self))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        decode: Callable[[httpx.Response], Any],
+        *,
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None = None,
     ) -> tuple[httpx.Response, Any]:
         url = self._url(path)
         clean = {k: v for k, v in (params or {}).items() if v is not None}
@@ -237,8 +277,9 @@ class ApiClient:
             self.retry_reasons[kind] += 1
             delay = state.next_action.sleep if state.next_action else 0.0
             log.warning(
-                "%s: GET %s: %s; retry %d of %d in %.2fs",
+                "%s: %s %s: %s; retry %d of %d in %.2fs",
                 self.source,
+                method,
                 shown,
                 self._scrub(str(exc)),
                 state.attempt_number,
@@ -256,7 +297,7 @@ class ApiClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(url, clean, shown, decode)
+                    return self._attempt(method, url, clean, shown, decode, headers, form)
         except _Retryable as exc:
             attempts = retrying.statistics.get("attempt_number", self.policy.attempts)
             elapsed = time.monotonic() - started
@@ -266,26 +307,35 @@ class ApiClient:
                 f"gave up after {attempts} attempts in {elapsed:.1f}s; last error: {self._scrub(exc.reason)}",
                 status=exc.status,
                 attempts=attempts,
+                method=method,
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, url: str, params: Mapping[str, Any], shown: str, decode: Callable[[httpx.Response], Any]
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any],
+        shown: str,
+        decode: Callable[[httpx.Response], Any],
+        headers: Mapping[str, str],
+        form: Mapping[str, str] | None,
     ) -> tuple[httpx.Response, Any]:
         try:
-            response = self._client.get(url, params=params)
+            response = self._client.request(method, url, params=params, headers=headers, data=form)
         except httpx.TimeoutException as exc:
             raise _Retryable(f"timed out ({type(exc).__name__}, timeout {self.policy.timeout:g}s)", "timeout") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"{type(exc).__name__}: {self._scrub(str(exc))}", "transport") from None
         status = response.status_code
         if status in (401, 403):
-            hint = f" in {self.token_env}" if self.token_env else ""
             raise ApiAuthError(
                 self.source,
                 shown,
-                f"{status} {response.reason_phrase}: the API refused the token{hint}; check that it is set and valid",
+                f"{status} {response.reason_phrase}: the API refused the credentials in {self._credentials.hint}; "
+                "check that they are set and valid",
                 status=status,
+                method=method,
             )
         if status in RETRY_STATUSES or status >= 500:
             raise _Retryable(
@@ -296,7 +346,11 @@ class ApiClient:
             )
         if status >= 400 or status < 200:
             raise ApiError(
-                self.source, shown, f"HTTP {status} {response.reason_phrase}: {self._snippet(response)}", status=status
+                self.source,
+                shown,
+                f"HTTP {status} {response.reason_phrase}: {self._snippet(response)}",
+                status=status,
+                method=method,
             )
         return response, decode(response)
 

@@ -49,6 +49,7 @@ from ..parsers import ParseError, get_parser
 from ..raw_tables import RAW_SCHEMA, already_landed, content_hash, copy_records, ensure_raw_schema, ensure_raw_table
 from ..registry import SourceSpec
 from ..text_cleaning import CleaningReport, clean_records
+from .auth import credentials_from_env
 from .http import (
     ApiAuthError,
     ApiClient,
@@ -57,7 +58,6 @@ from .http import (
     InvalidResponse,
     JsonPage,
     RetryPolicy,
-    token_from_env,
 )
 from .watermarks import Watermark, ensure_watermarks, get_watermark, set_watermark
 
@@ -83,6 +83,7 @@ class PullReport:
     pages_already_landed: int = 0  # of those, skipped because the same body was landed before
     retries: int = 0
     retry_reasons: dict[str, int] = field(default_factory=dict)
+    token_refreshes: int = 0  # OAuth2 tokens the server refused early and that were fetched again
     duration_s: float = 0.0
     watermark_before: datetime | None = None
     watermark_after: datetime | None = None
@@ -97,6 +98,7 @@ class PullReport:
             "pages_already_landed": self.pages_already_landed,
             "retries": self.retries,
             "retry_reasons": ", ".join(f"{k}: {v}" for k, v in sorted(self.retry_reasons.items())) or "none",
+            "token_refreshes": self.token_refreshes,
             "duration_s": round(self.duration_s, 3),
             "watermark_before": self.watermark_before.isoformat() if self.watermark_before else "none",
             "watermark_after": self.watermark_after.isoformat() if self.watermark_after else "none",
@@ -128,14 +130,15 @@ def pull_source(
 ) -> PullReport:
     """Pull what is new at an API source into ``raw.<source>``; safe to rerun and to interrupt at any point.
 
-    ``base_url`` defaults to the environment variable ``spec.api.base_url_env``; the Bearer token always comes from
-    ``spec.api.token_env``. A page the parser or the database rejects is quarantined (journaled, its body kept in
-    ``landing/<source>/quarantine/`` with a ``.error`` note; nothing of it lands) and the pull goes on. ``now``
-    bounds the date windows (default: the current time, UTC). ``since`` is where a source without a watermark
-    starts (default: everything for cursor sources, ``now - DEFAULT_BACKFILL`` for date windows). ``retry`` sets
-    timeouts and the retry budget. ``on_page`` is called after each committed page.
+    ``base_url`` defaults to the environment variable ``spec.api.base_url_env``; the credentials always come from
+    the variables of ``spec.api.auth`` (see :mod:`.auth`). A page the parser or the database rejects is
+    quarantined (journaled, its body kept in ``landing/<source>/quarantine/`` with a ``.error`` note; nothing of it
+    lands) and the pull goes on. ``now`` bounds the date windows (default: the current time, UTC). ``since`` is
+    where a source without a watermark starts (default: everything for cursor sources, ``now - DEFAULT_BACKFILL``
+    for date windows). ``retry`` sets timeouts and the retry budget. ``on_page`` is called after each committed
+    page.
 
-    Raises :class:`~.http.ApiError` (the retry budget ran out, or a 4xx; ``ApiAuthError`` for a refused token),
+    Raises :class:`~.http.ApiError` (the retry budget ran out, or a 4xx; ``ApiAuthError`` for refused credentials),
     :class:`PullError` for a stuck cursor, both with the partial report as ``exc.report``, and
     :class:`~.http.ApiConfigError` for missing settings.
     """
@@ -145,7 +148,7 @@ def pull_source(
     url = base_url or os.environ.get(spec.api.base_url_env, "").strip()
     if not url:
         raise ApiConfigError(f"{spec.name}: no API base URL: export {spec.api.base_url_env} or pass base_url")
-    token = token_from_env(spec.name, spec.api.token_env)
+    credentials = credentials_from_env(spec.name, spec.api.auth)
     now = _utc(now) if now is not None else datetime.now(UTC)
     started = time.perf_counter()
     report = PullReport(spec.name)
@@ -153,7 +156,7 @@ def pull_source(
     _prepare(conn, spec)
     lock_key = f"finflow.pull.{spec.name}"
     _run(conn, "select pg_advisory_lock(hashtextextended(%s, 0))", (lock_key,))
-    client = ApiClient(spec.name, url, token, policy=retry, token_env=spec.api.token_env)
+    client = ApiClient(spec.name, url, credentials, policy=retry)
     try:
         position = get_watermark(conn, spec.name)
         report.watermark_before = position.watermark
@@ -172,6 +175,7 @@ def pull_source(
     finally:
         report.retries = client.retries
         report.retry_reasons = dict(client.retry_reasons)
+        report.token_refreshes = client.token_refreshes
         report.duration_s = time.perf_counter() - started
         client.close()
         _unlock(conn, lock_key)

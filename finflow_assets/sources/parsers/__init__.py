@@ -21,6 +21,7 @@ PARSERS: dict[str, str] = {
     "adyen_settlement_csv": "adyen:parse_adyen_settlement_csv",
     "billing_json": "billing:parse_billing_payments",
     "expenses_json": "expenses:parse_expenses_transactions",
+    "ecb_rates_csv": "ecb_rates:parse_ecb_rates",
 }
 
 

@@ -1,6 +1,6 @@
 """BAI2 cash-management (balance and transaction) reports -> canonical records.
 
-The ``bai2`` library (0.15) reads only 1 of the 5 moov-io samples without errors (see SOURCES.md): it cannot
+The ``bai2`` library (0.15) reads only 1 of the 5 moov-io samples without errors (see docs/formats.md): it cannot
 take an ``03`` summary split across ``88`` continuations, several records on one physical line, records without
 the ``/`` terminator, newline-delimited ``88`` text, or a ``/`` inside a reference. So the records are read here;
 the library's type-code table (``bai2.constants.TypeCodes``) is used for the direction of codes outside the
@@ -15,7 +15,9 @@ Reading rules:
 * structure is enforced: ``01`` > ``02`` > ``03`` > ``16``, each closed by ``49``/``98``/``99``; a file that
   ends before its ``99`` trailer is truncated and raises. The ``49`` record count is only checked with
   ``options["verify_trailer_counts"]``: Goldman-style files (moov samples 4 and 5) carry counts that match no
-  counting of their records (``99`` says 18 records in a 116-line file);
+  counting of their records (``99`` says 18 records in a 116-line file). The ``49`` control total (the sum of
+  the account's ``03`` and ``16`` amounts) is checked unless ``options["verify_control_totals"]`` is False: a
+  mismatch means a lost or garbled amount and raises;
 * amounts are whole minor units without a decimal point (2 decimals, 0 for JPY/KRW..., 3 for BHD/KWD...); detail
   amounts are unsigned and signed by the type code: 100-399 credits (+), 400-699 debits (-); other codes by the
   library table, or ``options["type_code_signs"]`` (``{"920": "+"}``); a code with no known direction raises;
@@ -77,6 +79,7 @@ class _Account:
     summaries: dict[str, Decimal | None]
     details: list[_Record] = field(default_factory=list)
     physical: int = 0
+    control: int = 0  # sum of the amounts as written (minor units), for the 49 control total
 
 
 def _decode(data: bytes, file: str, options: Mapping[str, Any]) -> str:
@@ -102,12 +105,15 @@ def _strip_terminator(text: str) -> str:
     return text[:-1].rstrip() if text.endswith("/") else text
 
 
-def _records(text: str, file: str) -> list[_Record]:
+def _records(text: str, file: str, parsed: ParsedFile) -> list[_Record]:
     records: list[_Record] = []
     for number, raw in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         if not raw.strip():
             continue
-        for piece in _SPLIT.split(raw.strip()):
+        pieces = _SPLIT.split(raw.strip())
+        if len(pieces) > 1:
+            parsed.warn(number, "several records on one physical line, read as separate records")
+        for piece in pieces:
             body = _strip_terminator(piece.strip())
             match = _RECORD_START.match(body)
             if match and match.group(1) in _CODES:
@@ -120,6 +126,7 @@ def _records(text: str, file: str) -> list[_Record]:
                 records[-1].text += _FIELD_BREAK + rest
                 records[-1].physical += 1
             elif records and records[-1].code in {"16", "03"}:
+                parsed.warn(number, "line continues the previous record without an 88 code, read as wrapped text")
                 records[-1].text += _WRAP + body  # a wrapped line of the previous record
             else:
                 raise ParseError(file, number, f"{body[:30]!r} is not a BAI2 record (expected 01/02/03/16/49/88/98/99)")
@@ -168,14 +175,28 @@ def _funds_fields(funds_type: str, fields: list[str], index: int, file: str, row
     raise ParseError(file, row, f"funds type {funds_type!r} is not one of Z 0 1 2 V S D")
 
 
-def _summaries(fields: list[str], currency: str | None, file: str, row: int) -> dict[str, Decimal | None]:
-    """Type code -> signed amount of the 03 record's status/summary items (the first of each code wins)."""
+def _summaries(
+    fields: list[str], ends: set[int], currency: str | None, file: str, row: int, parsed: ParsedFile
+) -> tuple[dict[str, Decimal | None], int]:
+    """Type code -> signed amount of the 03 record's status/summary items (the first of each code wins), and the
+    sum of every amount as written (minor units) for the ``49`` control total.
+
+    ``ends`` holds the field indices where a physical record (the 03 or an 88) ends. Silicon Valley Bank writes
+    one empty field too many before each record's ``/`` (``015,35217175,,,/``): at the start of an item, empty
+    fields up to a record end that cannot be an item (fewer than four) are skipped with a warning.
+    """
     result: dict[str, Decimal | None] = {}
+    control = 0
     index = 0
     while index < len(fields):
         code = fields[index].strip()
         if not code and all(not value.strip() for value in fields[index:]):
             break
+        end = min((e for e in ends if e > index), default=len(fields))
+        if not code and end - index < 4 and all(not value.strip() for value in fields[index:end]):
+            parsed.warn(row, "03 record: extra empty field before the record end ignored (Silicon Valley Bank style)")
+            index = end
+            continue
         if index + 4 > len(fields):
             fields = fields + [""] * (index + 4 - len(fields))  # trailing empty count/funds type omitted
         amount_text, funds_type = fields[index + 1].strip(), fields[index + 3]
@@ -185,8 +206,9 @@ def _summaries(fields: list[str], currency: str | None, file: str, row: int) -> 
         if not re.fullmatch(r"\d{3}", code):
             raise ParseError(file, row, f"03 summary type code {code!r} is not three digits")
         amount = _minor_units(amount_text, currency, file, row, f"03 summary {code}") if amount_text else None
+        control += int(amount_text) if amount_text else 0
         result.setdefault(code, amount)
-    return result
+    return result, control
 
 
 def _sign(code: str, options: Mapping[str, Any], file: str, row: int) -> int:
@@ -279,11 +301,42 @@ def _detail(
     )
 
 
+def _check_control_total(
+    account: _Account, written: str, file: str, row: int, options: Mapping[str, Any], parsed: ParsedFile
+) -> None:
+    """The 49 control total is the sum of every amount in the account's 03 and 16 records: a difference means a
+    lost or garbled amount, so it raises (money is at stake). An empty total is accepted with a warning.
+    ``options["verify_control_totals"] = False`` is for a bank whose trailers follow no counting (Goldman Sachs
+    style, moov samples 4 and 5: ``49,-1260161341762,26`` after amounts summing to 7999960)."""
+    if not options.get("verify_control_totals", True):
+        parsed.warn(row, "49 control totals not checked (verify_control_totals is off for this source)")
+        return
+    total = account.control
+    for detail in account.details:
+        _, position = _take_field(detail.text, 0)
+        amount_text, _ = _take_field(detail.text, position)
+        if _AMOUNT.match(amount_text.strip()):
+            total += int(amount_text)
+    if not written:
+        parsed.warn(row, "49 account trailer has no control total; amounts not cross-checked")
+        return
+    if not _AMOUNT.match(written):
+        raise ParseError(file, row, f"49 control total {written!r} is not a whole number of minor units")
+    if int(written) != total:
+        raise ParseError(
+            file,
+            row,
+            f"49 control total {written} for account {account.account} does not match the sum of its amounts "
+            f"{total} (an amount is missing or garbled)",
+        )
+
+
 def parse_bai2(data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
     """Parse a BAI2 file; structure, amounts and dates are checked and any problem raises ParseError."""
     if not data.strip():
         raise ParseError(filename, None, "empty file")
-    records = _records(_decode(data, filename, options), filename)
+    result = ParsedFile()
+    records = _records(_decode(data, filename, options), filename, result)
     if not records or records[0].code != "01":
         raise ParseError(filename, records[0].line if records else None, "file does not start with a 01 file header")
 
@@ -291,7 +344,6 @@ def parse_bai2(data: bytes, filename: str, options: Mapping[str, Any]) -> Parsed
     by_index = len(set(detail_lines)) != len(detail_lines)
     detail_index = 0
 
-    result = ParsedFile()
     seen_ids: dict[str, int] = {}
     group: dict[str, Any] | None = None
     account: _Account | None = None
@@ -322,8 +374,12 @@ def parse_bai2(data: bytes, filename: str, options: Mapping[str, Any]) -> Parsed
             if not number:
                 raise ParseError(filename, record.line, "03 account record has no account number")
             currency = (fields[1].strip().upper() if len(fields) > 1 else "") or group["currency"]
-            summaries = _summaries(fields[2:], currency, filename, record.line)
-            account = _Account(record, number, currency, summaries, physical=record.physical)
+            ends, total = set(), -2  # field indices (after account and currency) where a physical record ends
+            for piece in record.text.replace(_WRAP, "").split(_FIELD_BREAK):
+                total += len(piece.split(","))
+                ends.add(total)
+            summaries, control = _summaries(fields[2:], ends, currency, filename, record.line, result)
+            account = _Account(record, number, currency, summaries, physical=record.physical, control=control)
         elif record.code == "16":
             if account is None or group is None:
                 raise ParseError(filename, record.line, "16 transaction detail outside an account (no 03 record)")
@@ -358,6 +414,8 @@ def parse_bai2(data: bytes, filename: str, options: Mapping[str, Any]) -> Parsed
                 detail_index += 1
                 row = detail_index if by_index else detail.line
                 result.records.append(_detail(detail, row, account, statement, group["as_of"], options, filename))
+            # after the details, so that an unreadable amount is reported on its own row
+            _check_control_total(account, fields[0].strip() if fields else "", filename, record.line, options, result)
             account = None
         elif record.code == "98":
             if group is None:

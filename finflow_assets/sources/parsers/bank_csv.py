@@ -20,8 +20,11 @@ Every bank invents its own CSV, so the reader is driven by options and otherwise
 ``currency``      default currency when the file has no currency column
 ``account``       default account when the file has no account column
 ``skip_footer``   true: skip summary/footer rows (date cell empty or not date-shaped), e.g. Venmo/Fidelity
-                  disclaimers; an int N: drop the last N non-blank rows. Off by default, so a row that does not
-                  parse is a ParseError, never silently dropped.
+                  disclaimers; an int N: drop the last N non-blank rows; false: no row is ever skipped. Not set:
+                  summary rows before the first and after the last dated row are skipped with a warning when the
+                  meaning is clear: no amount at all (disclaimers, "Date downloaded", a user-name line) or a
+                  balance/total label in the date cell ("Balance at start of period"). Any other row without a
+                  date, and every such row between dated rows, is a ParseError (it could be a lost transaction).
 ``debit_values`` / ``credit_values``  override the words a ``sign`` column uses.
 
 Rows are checked against the header width (a short row is a truncation error). A header without rows is an empty
@@ -575,7 +578,9 @@ class _Config:
         self.negate = bool(options.get("negate", False))
         self.currency: str | None = _option(options, "currency", str, file)
         self.account: str | None = _option(options, "account", str, file)
-        self.skip_footer: bool | int = _option(options, "skip_footer", int, file) or False
+        skip_footer = _option(options, "skip_footer", int, file)
+        self.skip_footer: bool | int = skip_footer or False
+        self.auto_summary = skip_footer is None  # not configured: summary rows at either end are recognised
         self.debit_words = _words(options, "debit_values", DEBIT_WORDS, file)
         self.credit_words = _words(options, "credit_values", CREDIT_WORDS, file)
         columns = options.get("columns") or {}
@@ -662,6 +667,39 @@ def _is_summary_row(cells: list[str], columns: Mapping[str, int]) -> bool:
     return not _DATE_SHAPE.match(cell)
 
 
+_SUMMARY_LABEL = re.compile(
+    r"\b(balance|total|totals|saldo|solde|summe|opening|closing|beginning|ending|anfangssaldo|endsaldo)\b", re.I
+)
+
+
+def _drop_summary_rows(
+    data_rows: list[tuple[int, list[str]]], columns: Mapping[str, int], parsed: ParsedFile
+) -> list[tuple[int, list[str]]]:
+    """Skip the summary rows at the start and end of the data (see ``skip_footer``), with one warning per block."""
+
+    def clear(cells: list[str]) -> bool:
+        if not _is_summary_row(cells, columns):
+            return False
+        money = [
+            cells[columns[f]].strip() for f in ("amount", "debit", "credit") if f in columns and columns[f] < len(cells)
+        ]
+        label = cells[columns["date"]] if columns["date"] < len(cells) else ""
+        return not any(money) or bool(_SUMMARY_LABEL.search(label))
+
+    start = 0
+    while start < len(data_rows) and clear(data_rows[start][1]):
+        start += 1
+    end = len(data_rows)
+    while end > start and clear(data_rows[end - 1][1]):
+        end -= 1
+    for block in (data_rows[:start], data_rows[end:]):
+        if block:
+            line, cells = block[0]
+            first = " ".join(cell.strip() for cell in cells if cell.strip())[:50]
+            parsed.warn(line, f"{len(block)} summary/footer row(s) without a date skipped (first: {first!r})")
+    return data_rows[start:end]
+
+
 def parse_bank_csv(data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedFile:
     """Parse one bank CSV export into canonical records; see the module docstring for the options."""
     config = _Config(options, filename)
@@ -686,14 +724,18 @@ def parse_bank_csv(data: bytes, filename: str, options: Mapping[str, Any]) -> Pa
     width = len(header) if header is not None else max((len(cells) for _, cells in data_rows), default=0)
     columns = _resolve_columns(header, width, config, header_row)
 
-    if config.skip_footer is True:
+    parsed = ParsedFile()
+    if config.auto_summary:
+        data_rows = _drop_summary_rows(data_rows, columns, parsed)
+    elif config.skip_footer is True:
         data_rows = [(line, cells) for line, cells in data_rows if not _is_summary_row(cells, columns)]
     elif config.skip_footer and not isinstance(config.skip_footer, bool):
         data_rows = data_rows[: max(0, len(data_rows) - int(config.skip_footer))]
 
     data_rows = [(line, fit_width(line, cells, header, columns, filename)) for line, cells in data_rows]
     raw_names = unique_headers(header) if header is not None else None
-    return ParsedFile(records=_build_records(data_rows, columns, header, raw_names, config))
+    parsed.records = _build_records(data_rows, columns, header, raw_names, config)
+    return parsed
 
 
 def fit_width(

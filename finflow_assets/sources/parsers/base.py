@@ -26,6 +26,11 @@ Canonical record (a plain ``dict``; every value is a ``str`` or ``None`` unless 
 
 Statement summary (``ParsedFile.statements``), for balance-continuity rules: ``statement_id``, ``account``,
 ``currency``, ``opening_balance``, ``closing_balance``, ``opening_date``, ``closing_date`` (same text conventions).
+
+Lenient where the meaning is clear, strict where money is at stake: a known deviation of real banks from the
+format's spec that leaves every amount, sign and date unambiguous (a missing closing balance, a summary footer,
+an extra empty field) is read and described in ``ParsedFile.warnings`` for the load journal; anything that could
+change money (an unreadable amount, a truncated file, a count or control total that does not add up) raises.
 """
 
 from __future__ import annotations
@@ -73,7 +78,22 @@ class ParsedFile:
 
     records: list[Record] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
+    # accepted deviations from the format's spec, one line each ("row 3: ..."), for the load journal
     warnings: list[str] = field(default_factory=list)
+
+    # problem -> (index in warnings, first line, times seen); repeats of one problem share one line
+    _kinds: dict[str, tuple[int, str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def warn(self, row: int | None, problem: str) -> None:
+        """Record an accepted deviation; a repeat of the same problem only counts, so a file gives one line each."""
+        if problem in self._kinds:
+            index, first, seen = self._kinds[problem]
+            self._kinds[problem] = (index, first, seen + 1)
+            self.warnings[index] = f"{first} (and {seen} more)"
+            return
+        first = f"row {row}: {problem}" if row is not None else problem
+        self._kinds[problem] = (len(self.warnings), first, 1)
+        self.warnings.append(first)
 
 
 # A parser: (file bytes, file name for messages, per-source options) -> ParsedFile

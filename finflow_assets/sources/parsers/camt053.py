@@ -2,7 +2,7 @@
 
 All three messages share the ``Ntry`` structure, so one reader handles ``Stmt``, ``Rpt`` and ``Ntfctn`` of any
 schema version: elements are matched on their local name, the namespace (``camt.053.001.02`` ... ``.10``) is
-ignored. pycamt (see SOURCES.md) rejects camt.054 and drops non-IBAN accounts, so the stdlib parser is used.
+ignored. pycamt (see docs/formats.md) rejects camt.054 and drops non-IBAN accounts, so the stdlib parser is used.
 
 Safety: a document that declares a DOCTYPE (the only way to define entities) is rejected before parsing, so
 entity expansion and external entities cannot happen; expat does not fetch anything by itself.
@@ -218,6 +218,7 @@ def _entry(
     statement: Mapping[str, Any],
     fallback_date: tuple[str | None, str],
     file: str,
+    parsed: ParsedFile,
 ) -> Record:
     amount = _signed_amount(entry, file, row, "Ntry", indicator_required=True)
     currency = (_child(entry, "Amt").get("Ccy") or "").upper() or statement["currency"]  # type: ignore[union-attr]
@@ -229,6 +230,8 @@ def _entry(
     booked = booked or value_day or fallback_date[0]
     if booked is None:
         raise ParseError(file, row, "Ntry has no BookgDt/ValDt and the statement has no date to fall back on")
+    if source != "BookgDt":
+        parsed.warn(row, f"Ntry has no BookgDt; booked on the {source}")
 
     transactions = _descendants(_child(entry, "NtryDtls"), "TxDtls")
     # money in: the payer (Dbtr) is the other party; money out: the payee (Cdtr); a reversal swaps them
@@ -324,6 +327,9 @@ def parse_camt053(data: bytes, filename: str, options: Mapping[str, Any]) -> Par
                 "closing_date": closing[1] if closing else None,
             }
             result.statements.append(statement)
+            if _local(container.tag) == "Stmt" and (opening is None or closing is None):
+                missing = " and ".join(name for name, b in (("opening", opening), ("closing", closing)) if b is None)
+                result.warn(first_row, f"statement {base_id} has no {missing} balance; its balance is not checked")
             to_date = _day(_text(container, "FrToDt/ToDtTm"), filename, None, "FrToDt/ToDtTm")
             created = _day(_text(container, "CreDtTm"), filename, None, "CreDtTm")
             fallback = next(
@@ -340,5 +346,5 @@ def parse_camt053(data: bytes, filename: str, options: Mapping[str, Any]) -> Par
                 (None, "none"),
             )
             for entry in entries:
-                result.records.append(_entry(entry, entry_rows[id(entry)], statement, fallback, filename))
+                result.records.append(_entry(entry, entry_rows[id(entry)], statement, fallback, filename, result))
     return result

@@ -124,7 +124,7 @@ def _decode(data: bytes, file: str, options: Mapping[str, Any]) -> str:
     return best[1]
 
 
-def _tokenize(text: str, file: str) -> list[_Block]:
+def _tokenize(text: str, file: str, parsed: ParsedFile) -> list[_Block]:
     """Split the text into statement blocks of tags, remembering each tag's line number."""
     blocks: list[_Block] = []
     current: _Tag | None = None
@@ -165,7 +165,8 @@ def _tokenize(text: str, file: str) -> list[_Block]:
             blocks[-1].tags.append(current)
         elif current is not None:
             current.lines.append(line)
-        # else: text outside any tag (preamble, bank headers between messages) carries no data
+        elif stripped:  # text outside any tag (preamble, bank headers between messages) carries no data
+            parsed.warn(number, "text outside any tag ignored (bank preamble or header line)")
     if open_message is not None:
         raise ParseError(file, open_message, "SWIFT message is not terminated by '-}' (truncated?)")
     return blocks
@@ -213,22 +214,37 @@ def _split_mark(status: str, funds_code: str | None) -> tuple[str, str | None]:
     return mark, combined[len(mark) :] or None
 
 
-def _match_statement_line(tag: _Tag, file: str) -> tuple[dict[str, Any], bool]:
+def _match_statement_line(tag: _Tag, file: str, parsed: ParsedFile) -> tuple[dict[str, Any], bool]:
     """The library's :61: groups, trying the SWIFT pattern and then the ASN/SNS one.
 
-    The patterns take one supplementary-details line; further lines are appended to it.
+    The patterns take one supplementary-details line; further lines are appended to it. A customer reference longer
+    than SWIFT's 16 characters before ``//`` (seen in wolph/mt940#111) is read whole up to the ``//`` and the bank
+    reference after it, with a warning: the pattern would cut it at 16 and lose the bank reference.
     """
     lines = tag.value.split("\n")
-    value, more = "\n".join(lines[:2]), " ".join(lines[2:])
-    for statement_tag, is_asn in ((_STATEMENT_TAG, False), (_ASN_STATEMENT_TAG, True)):
-        match = statement_tag.re.match(value)
-        if match:
-            groups = match.groupdict()
-            if more:
-                groups["extra_details"] = f"{groups.get('extra_details') or ''} {more}"
-            return groups, is_asn
-    first = value.split("\n", 1)[0]
-    raise ParseError(file, tag.line, f":61: statement line {first!r} cannot be read (date, mark, amount, type)")
+    for head in (2, 1):  # with the supplementary line, then (an overlong first line) without it
+        value, more = "\n".join(lines[:head]), " ".join(lines[head:])
+        for statement_tag, is_asn in ((_STATEMENT_TAG, False), (_ASN_STATEMENT_TAG, True)):
+            match = statement_tag.re.match(value)
+            if match:
+                groups = match.groupdict()
+                if more:
+                    groups["extra_details"] = f"{groups.get('extra_details') or ''} {more}".strip()
+                _overlong_reference(groups, lines[0], lines[1:], tag.line, parsed)
+                return groups, is_asn
+    raise ParseError(file, tag.line, f":61: statement line {lines[0]!r} cannot be read (date, mark, amount, type)")
+
+
+def _overlong_reference(groups: dict[str, Any], first: str, rest: list[str], row: int, parsed: ParsedFile) -> None:
+    reference = groups.get("customer_reference") or ""
+    if groups.get("bank_reference") or "//" not in first or len(reference) < 16 or reference not in first:
+        return
+    head, bank = first[first.index(reference) :].split("//", 1)
+    if "//" in reference or not bank.strip():
+        return
+    groups["customer_reference"], groups["bank_reference"] = head, bank
+    groups["extra_details"] = " ".join(line for line in rest if line.strip()) or None
+    parsed.warn(row, ":61: customer reference longer than 16 characters, read up to the '//' bank reference")
 
 
 def _entry_date(value_day: date, month: str | None, day: str | None, file: str, row: int) -> date | None:
@@ -294,9 +310,12 @@ def _transaction(
     non_swift: list[str],
     statement: Mapping[str, Any],
     file: str,
+    parsed: ParsedFile,
 ) -> Record:
     row = tag.line
-    groups, is_asn_layout = _match_statement_line(tag, file)
+    groups, is_asn_layout = _match_statement_line(tag, file, parsed)
+    if is_asn_layout:
+        parsed.warn(row, ":61: in the de Volksbank layout (counter IBAN where the 16-character reference goes)")
     value_day = _date(
         _two_digit_year(groups["year"]), int(groups["month"]), int(groups["day"]), file, row, ":61: value date"
     )
@@ -368,7 +387,9 @@ def _transaction(
     )
 
 
-def _statement(block: _Block, file: str, seen_ids: dict[str, int]) -> tuple[dict[str, Any], list[Record]]:
+def _statement(
+    block: _Block, file: str, seen_ids: dict[str, int], parsed: ParsedFile
+) -> tuple[dict[str, Any], list[Record]]:
     first: dict[str, _Tag] = {}
     for tag in block.tags:
         first.setdefault(tag.tag, tag)
@@ -381,6 +402,8 @@ def _statement(block: _Block, file: str, seen_ids: dict[str, int]) -> tuple[dict
     is_interim = any(tag in first for tag in ("13D", "13", "34F", "90C", "90D"))
     if opening_tag is None and not is_interim:
         raise ParseError(file, block.line, "statement has no opening balance (:60F:/:60M:)")
+    if closing_tag is None and not is_interim:
+        parsed.warn(block.line, "statement has no closing balance (:62F:/:62M:); its balance is not checked")
     opening = _balance(opening_tag, file) if opening_tag else None
     closing = _balance(closing_tag, file) if closing_tag else None
     currency = (opening or closing or (None, None, None))[2]
@@ -414,7 +437,7 @@ def _statement(block: _Block, file: str, seen_ids: dict[str, int]) -> tuple[dict
         while index < len(block.tags) and block.tags[index].tag in {"86", "NS"}:
             (details if block.tags[index].tag == "86" else non_swift).extend(block.tags[index].lines)
             index += 1
-        records.append(_transaction(tag, details, non_swift, statement, file))
+        records.append(_transaction(tag, details, non_swift, statement, file, parsed))
     return statement, records
 
 
@@ -423,13 +446,13 @@ def parse_mt940(data: bytes, filename: str, options: Mapping[str, Any]) -> Parse
     if not data.strip():
         raise ParseError(filename, None, "empty file")
     text = _decode(data, filename, options)
-    blocks = _tokenize(text, filename)
+    result = ParsedFile()
+    blocks = _tokenize(text, filename, result)
     if not blocks:
         raise ParseError(filename, None, "no MT940 tags found (expected ':20:', ':25:', ':61:'...)")
-    result = ParsedFile()
     seen_ids: dict[str, int] = {}
     for block in blocks:
-        statement, records = _statement(block, filename, seen_ids)
+        statement, records = _statement(block, filename, seen_ids, result)
         result.statements.append(statement)
         result.records.extend(records)
     return result

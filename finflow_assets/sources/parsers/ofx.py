@@ -2,7 +2,7 @@
 
 ofxtools' validating ``convert()`` rejects about half of real-world files (missing or commented headers,
 ``<?OFX`` without ``<?xml``, 10-digit BANKID, LANGUAGE 'FRE', elements out of order, missing LEDGERBAL; see
-SOURCES.md), and it converts dates to UTC, which moves a ``20130824 [-8:PST]`` evening posting to the next day.
+docs/formats.md), and it converts dates to UTC, which moves a ``20130824 [-8:PST]`` evening posting to the next day.
 So the file is read tolerantly and the fields are taken from the element tree directly:
 
 * the header (anything before ``<OFX>``) is only used to pick the text encoding;
@@ -111,8 +111,9 @@ def _unescape(text: str) -> str:
 class _LineTreeBuilder(TreeBuilder):
     """ofxtools' regex tokenizer with line numbers on every element and SGML-tolerant closing."""
 
-    def __init__(self, file: str, line_of: Any, closed_later: set[str]) -> None:
+    def __init__(self, file: str, line_of: Any, closed_later: set[str], parsed: ParsedFile) -> None:
         super().__init__()
+        self._parsed = parsed
         self._file = file
         self._line_of = line_of
         self._closed_later = closed_later
@@ -158,8 +159,9 @@ class _LineTreeBuilder(TreeBuilder):
         if text:
             raise ParseError(self._file, line, f"unexpected text {text[:60]!r} after </{tag}>")
         if tag not in (name for name, _ in self._open):
-            if tag in self._seen:
-                return  # a repeated end tag (Ally closes BANKTRANLIST twice); nothing is lost by ignoring it
+            if tag in self._seen:  # a repeated end tag (Ally closes BANKTRANLIST twice); nothing is lost
+                self._parsed.warn(line, f"repeated end tag </{tag}> ignored")
+                return
             raise ParseError(self._file, line, f"end tag </{tag}> without a matching start tag")
         while self._open[-1][0] != tag:
             self.end(self._open.pop()[0])  # an SGML aggregate left open inside; close it with its parent
@@ -172,10 +174,13 @@ class _LineTreeBuilder(TreeBuilder):
         return self.close()
 
 
-def _parse_tree(text: str, file: str) -> ET.Element:
+def _parse_tree(text: str, file: str, parsed: ParsedFile) -> ET.Element:
     start = re.search(r"<OFX>", text, flags=re.I)
     if start is None:
         raise ParseError(file, None, "no <OFX> element: not an OFX file (or truncated before the body)")
+    header = re.sub(r"<!--.*?-->", "", text[: start.start()], flags=re.S)  # ofxstatement comments its header out
+    if not re.search(r"OFXHEADER\s*[:=]", header, flags=re.I):
+        parsed.warn(None, "no OFX header (OFXHEADER:100 or <?OFX ...?>) before <OFX>; read as OFX")
     body = _preclean(text[start.start() :])
     newlines = [i for i, char in enumerate(body) if char == "\n"]
     first_line = text.count("\n", 0, start.start()) + 1
@@ -184,7 +189,7 @@ def _parse_tree(text: str, file: str) -> ET.Element:
         return first_line + bisect.bisect_left(newlines, offset)
 
     closed_later = set(re.findall(r"</([A-Z0-9./_]+)>", body))
-    builder = _LineTreeBuilder(file, line_of, closed_later)
+    builder = _LineTreeBuilder(file, line_of, closed_later, parsed)
     try:
         builder.feed(body)
         root = builder.finish()
@@ -239,19 +244,19 @@ def parse_ofx(data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedF
     """Parse an OFX/QFX file (any number of bank / credit-card statements) into records and statements."""
     if not data.strip():
         raise ParseError(filename, None, "empty file")
-    root = _parse_tree(_decode(data, filename), filename)
+    result = ParsedFile()
+    root = _parse_tree(_decode(data, filename), filename, result)
     transactions = list(root.iter("STMTTRN"))
     lines = [int(t.get("line", "0")) for t in transactions]
     by_index = len(set(lines)) != len(lines)
     row_of = {id(t): (i + 1 if by_index else lines[i]) for i, t in enumerate(transactions)}
 
-    result = ParsedFile()
     seen_ids: dict[str, int] = {}
     statements = [e for e in root.iter() if e.tag in _STATEMENT_TAGS]
     if not statements:
         raise ParseError(filename, None, "no bank, credit-card or investment statement (STMTRS/CCSTMTRS) in file")
     for statement in statements:
-        result.statements.append(_statement(statement, filename, seen_ids))
+        result.statements.append(_statement(statement, filename, seen_ids, result))
         summary = result.statements[-1]
         if statement.tag == "INVSTMTRS":
             _reject_security_transactions(statement, filename)
@@ -263,7 +268,7 @@ def parse_ofx(data: bytes, filename: str, options: Mapping[str, Any]) -> ParsedF
     return result
 
 
-def _statement(statement: ET.Element, file: str, seen_ids: dict[str, int]) -> dict[str, Any]:
+def _statement(statement: ET.Element, file: str, seen_ids: dict[str, int], parsed: ParsedFile) -> dict[str, Any]:
     line = int(statement.get("line", "0")) or None
     account = next(
         (_text(statement, f"{tag}/ACCTID") for tag in _ACCOUNT_TAGS if statement.find(tag) is not None), None
@@ -280,6 +285,8 @@ def _statement(statement: ET.Element, file: str, seen_ids: dict[str, int]) -> di
     else:
         balance_text, balance_date = _text(statement, ".//LEDGERBAL/BALAMT"), _text(statement, ".//LEDGERBAL/DTASOF")
     closing = _amount(balance_text, file, line, "LEDGERBAL/BALAMT") if balance_text is not None else None
+    if closing is None:
+        parsed.warn(line, "statement has no (or an empty) LEDGERBAL; its closing balance is unknown")
     closing_date = _day(balance_date, file, line, "LEDGERBAL/DTASOF") or end_date
     base_id = f"{account}:{opening_date or ''}:{closing_date or ''}" if account else file
     seen_ids[base_id] = seen_ids.get(base_id, 0) + 1
