@@ -94,7 +94,7 @@ def propose_rule(
     ).fetchone()
     base = f"{_slug(pattern)}_{_slug(category)}"
     taken = {row[0] for row in conn.execute("select rule_id from review.pending_rules").fetchall()}
-    taken |= {row["rule_id"] for row in _seed_rows()}
+    taken |= {row["rule_id"] for row in seed_rules()}
     rule_id, n = base, 1
     while rule_id in taken:
         n += 1
@@ -128,7 +128,8 @@ def list_pending(conn: psycopg.Connection) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _seed_rows(seed: Path = RULES_SEED) -> list[dict]:
+def seed_rules(seed: Path = RULES_SEED) -> list[dict]:
+    """The analysts' categorization rules as the seed file has them."""
     with seed.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
@@ -145,7 +146,7 @@ def accept_rule(conn: psycopg.Connection, rule_id: str, accepted_by: str, seed: 
         ).fetchone()
         if row is None:
             raise RuleError(f"no pending rule {rule_id!r} (finflow rules pending lists them)")
-        if any(existing["rule_id"] == rule_id for existing in _seed_rows(seed)):
+        if any(existing["rule_id"] == rule_id for existing in seed_rules(seed)):
             raise RuleError(f"{seed} already has a rule {rule_id!r}")
         conn.execute(
             "update review.pending_rules set status = 'accepted', decided_by = %s, decided_at = now()"

@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -43,7 +44,7 @@ from .users import authenticate, ensure_users, role_of
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
 DECIDERS = ("reviewer", "admin")
-CATEGORIES_SEED = HERE.parents[1] / "dbt_project" / "seeds"
+CATEGORIES_TTL = 60.0  # seconds the category list is reused between requests
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
@@ -72,27 +73,6 @@ def session_secret() -> str:
     return path.read_text().strip()
 
 
-def categories() -> list[str]:
-    """The company's categories: the taxonomy the rules and the model use (dbt_project/seeds/categories.csv when
-    present, else the categories named by the rules and the model's labels known to the warehouse)."""
-    seed = CATEGORIES_SEED / "categories.csv"
-    if seed.exists():
-        import csv
-
-        with seed.open(newline="", encoding="utf-8") as handle:
-            return sorted({row.get("category") or next(iter(row.values())) for row in csv.DictReader(handle)})
-    return list(TAXONOMY)
-
-
-TAXONOMY = (
-    "revenue_card_sales", "revenue_invoice_payment", "refund_chargeback", "payment_processing_fee",
-    "bank_fee_interest", "payroll", "payroll_tax", "tax", "rent_facilities", "utilities_telecom", "software_saas",
-    "cloud_hosting", "travel", "meals_entertainment", "office_supplies_equipment", "marketing_advertising",
-    "professional_services", "insurance", "loan_financing", "internal_transfer", "payout_settlement",
-    "uncategorized",
-)  # fmt: skip
-
-
 class Forbidden(Exception):
     pass
 
@@ -114,6 +94,15 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
                 return fn(conn, *args, **kwargs)
 
         return await run_in_threadpool(job)
+
+    known: dict[str, object] = {"at": 0.0, "categories": []}
+
+    async def categories() -> list[str]:
+        """The company's categories (any vocabulary: what its rules, reports and model use), kept a minute."""
+        if time.monotonic() - known["at"] > CATEGORIES_TTL:
+            known["categories"] = await run(dashboard.company_categories)
+            known["at"] = time.monotonic()
+        return known["categories"]
 
     async def user(request: Request) -> tuple[str, str] | None:
         name = request.session.get("user")
@@ -248,7 +237,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
             pages=max(1, -(-total // PAGE_SIZE)),
             query=urlencode(query),
             return_to=str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
-            categories=categories(),
+            categories=await categories(),
             sorts=list(review.SORTS),
             item_types=review.ITEM_TYPES,
         )
@@ -269,7 +258,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
                 items.append((item_type, item_id))
         decision = data.get("decision", "")
         category = (data.get("category") or "").strip() or None
-        if decision == "recategorize" and category not in categories():
+        if decision == "recategorize" and category not in await categories():
             request.session["flash"] = f"unknown category {category!r}"
             return RedirectResponse(back(data), status_code=303)
         if not items:
@@ -330,7 +319,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
         except Forbidden as error:
             return PlainTextResponse(str(error), status_code=403)
         category = data.get("category", "")
-        if category not in categories():
+        if category not in await categories():
             request.session["flash"] = f"unknown category {category!r}"
             return RedirectResponse(back(data), status_code=303)
         try:
@@ -360,7 +349,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
         if detail is None:
             return PlainTextResponse("no such transaction", status_code=404)
         return page(
-            request, "transaction.html", who, categories=categories(), return_to=str(request.url.path), **detail
+            request, "transaction.html", who, categories=await categories(), return_to=str(request.url.path), **detail
         )
 
     async def dashboard_page(request: Request) -> Response:

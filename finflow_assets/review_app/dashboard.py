@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
+from ..intelligence.pending_rules import seed_rules
 from ..intelligence.review import reconciliation_candidates, relation_exists
 from ..reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
 from ..sources.registry import SOURCES
@@ -81,6 +82,30 @@ def figures(conn: psycopg.Connection) -> dict:
         else 0
     )
     return out
+
+
+def company_categories(conn: psycopg.Connection) -> list[str]:
+    """The categories in use: the analysts' rules, the category report (every category applied), the queue's
+    suggestions; FinFlow's default taxonomy when the warehouse has none yet (a fresh install)."""
+    found = {rule["category"] for rule in seed_rules()}
+    for table, column in (("reports.category_summary", "category"), ("review.review_queue", "suggested_category")):
+        if relation_exists(conn, table):
+            query = sql.SQL("select distinct {} from {} where {} is not null").format(
+                sql.Identifier(column), sql.Identifier(*table.split(".")), sql.Identifier(column)
+            )
+            found |= {row[0] for row in conn.execute(query).fetchall()}
+    found.discard("")
+    return sorted(found) if len(found) > 1 else list(DEFAULT_CATEGORIES)
+
+
+# DESIGN.md's taxonomy, for a warehouse with no categories yet
+DEFAULT_CATEGORIES = (
+    "revenue_card_sales", "revenue_invoice_payment", "refund_chargeback", "payment_processing_fee",
+    "bank_fee_interest", "payroll", "payroll_tax", "tax", "rent_facilities", "utilities_telecom", "software_saas",
+    "cloud_hosting", "travel", "meals_entertainment", "office_supplies_equipment", "marketing_advertising",
+    "professional_services", "insurance", "loan_financing", "internal_transfer", "payout_settlement",
+    "uncategorized",
+)  # fmt: skip
 
 
 def freshness(conn: psycopg.Connection) -> list[dict]:

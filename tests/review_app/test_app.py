@@ -156,6 +156,15 @@ def test_a_bulk_decision_is_all_or_nothing(app, review_url):
     assert decisions(review_url) == []
 
 
+def test_a_category_outside_the_company_vocabulary_is_refused(app, review_url):
+    client, token = signed_in(app, "rita")
+    form = {"csrf": token, "item": "category:tx-1", "decision": "recategorize", "category": "made_up"}
+    client.post("/decide", data=form)
+    assert decisions(review_url) == [] and "unknown category" in client.get("/").text
+    client.post("/decide", data={**form, "category": "office_supplies_equipment"})  # a rule's or report's category
+    assert decisions(review_url)[0][3] == "office_supplies_equipment"
+
+
 def test_hostile_descriptions_and_filters_are_inert(app, review_url):
     client, token = signed_in(app, "rita")
     page = client.get("/").text
