@@ -465,6 +465,12 @@ def cmd_review(args: argparse.Namespace) -> int:
     from .sources.text_cleaning import clean_text
     from .warehouse import connect
 
+    if args.action == "serve":
+        from .review_app.app import serve
+
+        print(f"review workspace on http://{args.host}:{args.port}/  (finflow users add NAME --role reviewer)")
+        serve(args.host, args.port)
+        return 0
     if args.action == "list":
         with connect() as conn:
             items = list_queue(conn, args.type, args.limit)
@@ -509,6 +515,59 @@ def cmd_review(args: argparse.Namespace) -> int:
         result = materialize_everything(f"{first}*")
         return 0 if result.success else 1
     print("applied downstream by the next run (the review_decisions_sensor starts one; or pass --apply)")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """Manage the review workspace's users (review.users)."""
+    import getpass
+
+    from .review_app.users import UserError, add_user, disable_user, list_users
+    from .warehouse import connect
+
+    try:
+        with connect(autocommit=True) as conn:
+            if args.action == "add":
+                password = os.environ.get("FINFLOW_USER_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+                add_user(conn, args.name, args.role, password)
+                print(f"user {args.name} ({args.role}) saved")
+            elif args.action == "disable":
+                disable_user(conn, args.name)
+                print(f"user {args.name} disabled")
+            else:
+                for name, role, disabled in list_users(conn):
+                    print(f"{name:<32}{role:<10}{'disabled' if disabled else ''}")
+    except UserError as error:
+        print(f"not saved: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    """List pending categorization rules or accept one into dbt_project/seeds/categorization_rules.csv."""
+    import getpass
+
+    from .intelligence.pending_rules import RuleError, accept_rule, list_pending
+    from .warehouse import connect
+
+    with connect(autocommit=True) as conn:
+        if args.action == "pending":
+            rules = list_pending(conn)
+            if not rules:
+                print("no pending rules")
+            for rule in rules:
+                print(
+                    f"{rule['rule_id']:<40}{rule['category']:<26}{rule['pattern']:<30}"
+                    f"matches {rule['expected_matches']}, changes {rule['expected_changes']}"
+                    f"  ({rule['origin']} {rule['proposed_by']})"
+                )
+            return 0
+        try:
+            rule = accept_rule(conn, args.rule_id, args.by or getpass.getuser())
+        except RuleError as error:
+            print(f"not accepted: {error}", file=sys.stderr)
+            return 2
+    print(f"rule {rule['rule_id']} added to the categorization rules seed; the next dbt build applies it")
     return 0
 
 
@@ -743,7 +802,28 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--by", help="reviewer (default FINFLOW_REVIEWER or the login name)")
     decide.add_argument("--note", default="")
     decide.add_argument("--apply", action="store_true", help="rebuild fct_transactions and the queue now")
+    serve = review_sub.add_parser("serve", help="the review workspace (web pages) on localhost")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
     review.set_defaults(func=cmd_review)
+
+    users = sub.add_parser("users", help="people who may sign in to the review workspace")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    users_add = users_sub.add_parser("add", help="add a user or reset one's role and password (FINFLOW_USER_PASSWORD)")
+    users_add.add_argument("name")
+    users_add.add_argument("--role", choices=("viewer", "reviewer", "admin"), default="reviewer")
+    users_sub.add_parser("list")
+    users_disable = users_sub.add_parser("disable")
+    users_disable.add_argument("name")
+    users.set_defaults(func=cmd_users)
+
+    rules = sub.add_parser("rules", help="pending categorization rules (from reviewers' decisions and the model)")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    rules_sub.add_parser("pending", help="list them with their expected effect")
+    rules_accept = rules_sub.add_parser("accept", help="append one to dbt_project/seeds/categorization_rules.csv")
+    rules_accept.add_argument("rule_id")
+    rules_accept.add_argument("--by", help="who accepts it (default the login name)")
+    rules.set_defaults(func=cmd_rules)
 
     dbt = sub.add_parser(
         "dbt",

@@ -27,18 +27,23 @@ create table if not exists review.review_decisions (
     item_id text not null,
     transaction_id text,
     decision text not null constraint review_decisions_decision_check
-        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier')),
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'link', 'undo')),
     category text,
     reviewer text not null check (reviewer <> ''),
     decided_at timestamptz not null default now(),
     note text not null default '',
+    reverses bigint references review.review_decisions (decision_id),
+    link_to text,
     constraint decision_fits_item check (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
+        or (item_type = 'reconciliation' and decision = 'link' and coalesce(link_to, '') not in ('', item_id))
         or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
+        or (decision = 'undo' and reverses is not null)
     )
 );
+
 create index if not exists review_decisions_item on review.review_decisions (item_type, item_id, decision_id);
 create index if not exists review_decisions_decided_at on review.review_decisions (decided_at);
 create table if not exists review.review_queue (
@@ -60,7 +65,8 @@ create table if not exists review.review_queue (
 """
 
 ITEM_TYPES = ("redelivery", "anomaly", "category", "reconciliation")
-DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier")
+DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier", "link")
+UNDO = "undo"  # an append-only reversal row: ``reverses`` names the decision it takes back
 # the queue's order: money that may count twice first, then anomalies, categories, reconciliation
 _ORDER = "array['redelivery', 'anomaly', 'category', 'reconciliation']"
 RECONCILIATION = "marts.fct_reconciliation"
@@ -79,7 +85,17 @@ QUEUE_COLUMNS = (
     "model_version",
 )
 
-_UNDECIDED = "not exists (select 1 from review.review_decisions d where d.item_type = {} and d.item_id = {})"
+# a decision counts unless it is an undo row or an undo row reverses it
+EFFECTIVE = (
+    "d.decision <> 'undo' and not exists (select 1 from review.review_decisions u where u.reverses = d.decision_id)"
+)
+# the decisions in force, for every reader (dbt's marts, training): undo rows and what they reverse left out
+EFFECTIVE_DECISIONS = "review.effective_decisions"
+# an item is decided by a decision on it or, for a reconciliation item, by a link to it from its counterpart
+_UNDECIDED = (
+    "not exists (select 1 from review.effective_decisions d where d.item_type = {0} and d.item_id = {1})"
+    " and not exists (select 1 from review.effective_decisions d where d.link_to = {1} and d.item_type = {0})"
+)
 
 _ANOMALIES = """
 select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t.amount, t.currency,
@@ -88,7 +104,7 @@ select 'anomaly', t.transaction_id, t.transaction_id, t.source, t.booked_date, t
 from marts.fct_transactions t
 where t.anomaly_flagged and t.anomaly_review_status = 'pending'
   and not exists (
-      select 1 from review.review_decisions d where d.item_type = 'anomaly' and d.item_id = t.transaction_id
+      select 1 from review.effective_decisions d where d.item_type = 'anomaly' and d.item_id = t.transaction_id
   )
 """
 
@@ -103,7 +119,7 @@ from marts.fct_transactions t
 left join ml.transaction_categories c using (transaction_id)
 where t.category_needs_review
   and not exists (
-      select 1 from review.review_decisions d where d.item_type = 'category' and d.item_id = t.transaction_id
+      select 1 from review.effective_decisions d where d.item_type = 'category' and d.item_id = t.transaction_id
   )
 """
 
@@ -115,13 +131,13 @@ select distinct on (s.conflict_id)
 from raw._superseded s
 where s.status in ('held', 'disputed')
   and not exists (
-      select 1 from review.review_decisions d where d.item_type = 'redelivery' and d.item_id = s.conflict_id
+      select 1 from review.effective_decisions d where d.item_type = 'redelivery' and d.item_id = s.conflict_id
   )
 order by s.conflict_id, s.side desc, s.source_row
 """
 
-# decisions tables made before re-delivery conflicts were reviewed get the wider checks (checked first: ALTER TABLE
-# locks the table even when it changes nothing)
+# decisions tables made before re-delivery conflicts and undo rows get the column and the wider checks (checked
+# first: ALTER TABLE locks the table even when it changes nothing)
 _WIDEN_CHECKS = """
 alter table review.review_decisions
     drop constraint if exists review_decisions_item_type_check,
@@ -130,12 +146,14 @@ alter table review.review_decisions
     add constraint review_decisions_item_type_check
         check (item_type in ('category', 'anomaly', 'reconciliation', 'redelivery')),
     add constraint review_decisions_decision_check
-        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier')),
+        check (decision in ('approve', 'recategorize', 'not_anomalous', 'keep_earlier', 'link', 'undo')),
     add constraint decision_fits_item check (
         (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
         or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
         or (item_type = 'reconciliation' and decision = 'approve')
+        or (item_type = 'reconciliation' and decision = 'link' and coalesce(link_to, '') not in ('', item_id))
         or (item_type = 'redelivery' and decision in ('approve', 'keep_earlier'))
+        or (decision = 'undo' and reverses is not null)
     )
 """
 
@@ -144,10 +162,18 @@ def ensure_review_tables(conn: psycopg.Connection) -> None:
     conn.execute(REVIEW_DDL)
     narrow = conn.execute(
         "select 1 from pg_constraint where conrelid = 'review.review_decisions'::regclass"
-        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%redelivery%%'"
+        " and conname = 'decision_fits_item' and pg_get_constraintdef(oid) not like '%%link_to%%'"
     ).fetchone()
     if narrow:
+        conn.execute(
+            "alter table review.review_decisions add column if not exists reverses bigint"
+            " references review.review_decisions (decision_id), add column if not exists link_to text"
+        )
         conn.execute(_WIDEN_CHECKS)
+    conn.execute("create unique index if not exists review_decisions_reverses on review.review_decisions (reverses)")
+    if not relation_exists(conn, EFFECTIVE_DECISIONS):  # CREATE OR REPLACE VIEW would lock the table every call
+        view = f"create view {EFFECTIVE_DECISIONS} as select d.* from review.review_decisions d where {EFFECTIVE}"  # noqa: S608 - constants only
+        conn.execute(view)
 
 
 def relation_exists(conn: psycopg.Connection, name: str) -> bool:
@@ -260,8 +286,100 @@ def list_queue(conn: psycopg.Connection, item_type: str | None = None, limit: in
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# the queue page's sort keys (whitelisted: a request names one of these, never SQL)
+SORTS = {
+    "queue": sql.SQL(
+        "array_position(" + _ORDER + ", q.item_type), "
+        "case when q.item_type = 'anomaly' then -q.score else q.score end nulls last, q.booked_date, q.item_id"
+    ),
+    "score": sql.SQL("q.score desc nulls last, q.item_id"),
+    "amount": sql.SQL("abs(q.amount) desc nulls last, q.item_id"),
+    "date": sql.SQL("q.booked_date nulls last, q.item_id"),
+    "newest": sql.SQL("q.booked_date desc nulls last, q.item_id"),
+}
+
+
+def search_queue(
+    conn: psycopg.Connection,
+    *,
+    item_type: str | None = None,
+    source: str | None = None,
+    text: str | None = None,
+    account: str | None = None,
+    date_from: object = None,
+    date_to: object = None,
+    amount_min: float | None = None,
+    amount_max: float | None = None,
+    sort: str = "queue",
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[dict], int, dict[str, int]]:
+    """A page of pending items with filters (all bound as parameters) and the transaction's account, base amount
+    and counterparty; returns (rows, rows matching the filters, pending items per type)."""
+    ensure_review_tables(conn)
+    has_facts = relation_exists(conn, "marts.fct_transactions")
+    fact_columns = _columns(conn, "marts", "fct_transactions") if has_facts else set()
+    extra = {name: (f"t.{name}" if name in fact_columns else "null") for name in ("account_id", "amount_base")}
+    join = "left join marts.fct_transactions t on t.transaction_id = q.transaction_id" if has_facts else ""
+    conditions = [sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))]
+    params: list[object] = []
+    filters = (
+        ("q.item_type = %s", item_type),
+        ("q.source = %s", source),
+        ("q.description ilike '%%' || %s || '%%'", text),
+        (f"{extra['account_id']} ilike '%%' || %s", account),
+        ("q.booked_date >= %s", date_from),
+        ("q.booked_date <= %s", date_to),
+        ("abs(q.amount) >= %s", amount_min),
+        ("abs(q.amount) <= %s", amount_max),
+    )
+    for condition, value in filters:
+        if value not in (None, ""):
+            conditions.append(sql.SQL(condition))
+            params.append(value)
+    where = sql.SQL(" and ").join(conditions)
+    base = sql.SQL("from review.review_queue q {join} where {where}").format(join=sql.SQL(join), where=where)
+    columns = sql.SQL(", ").join(
+        [sql.SQL("q.{}").format(sql.Identifier(c)) for c in QUEUE_COLUMNS]
+        + [sql.SQL(f"{expr} as {name}") for name, expr in extra.items()]
+        + [sql.SQL("current_date - q.booked_date as age_days")]
+    )
+    query = sql.SQL("select {columns} {base} order by {order} limit %s offset %s").format(
+        columns=columns, base=base, order=SORTS.get(sort, SORTS["queue"])
+    )
+    with conn.cursor() as cursor:
+        cursor.execute(query, [*params, int(limit), int(offset)])
+        names = [d.name for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    total = conn.execute(sql.SQL("select count(*) {base}").format(base=base), params).fetchone()[0]
+    counts = dict(
+        conn.execute(
+            sql.SQL("select q.item_type, count(*) from review.review_queue q where {} group by 1").format(
+                sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))
+            )
+        ).fetchall()
+    )
+    return rows, int(total), {item: int(counts.get(item, 0)) for item in ITEM_TYPES}
+
+
 class DecisionError(ValueError):
     """A decision that does not fit its item (unknown item, wrong decision for its type, missing category)."""
+
+
+_DECISION_COLUMNS = (
+    "decision_id",
+    "item_type",
+    "item_id",
+    "transaction_id",
+    "decision",
+    "category",
+    "reviewer",
+    "decided_at",
+    "note",
+    "reverses",
+    "link_to",
+)
+_RETURNING = sql.SQL(", ").join(map(sql.Identifier, _DECISION_COLUMNS))
 
 
 def record_decision(
@@ -273,11 +391,161 @@ def record_decision(
     item_type: str | None = None,
     category: str | None = None,
     note: str = "",
+    link_to: str | None = None,
 ) -> dict:
     """Record one decision and return it. ``item_type`` defaults to the item's type in the queue (or ``category``
     for a transaction that is not queued: any transaction's category can be corrected). ``approve`` on a category
-    records the suggested category it approves."""
+    records the suggested category it approves; ``link`` joins an unmatched reconciliation item (with its left side) to
+    the unmatched item ``link_to`` (a right side only): ``fct_reconciliation`` shows them as one matched item."""
     ensure_review_tables(conn)
+    with conn.transaction():  # the decision and what it settles commit together, or neither does
+        return _record(
+            conn, item_id, decision, reviewer, item_type=item_type, category=category, note=note, link_to=link_to
+        )
+
+
+def record_decisions(
+    conn: psycopg.Connection,
+    items: list[tuple[str | None, str]],
+    decision: str,
+    reviewer: str,
+    *,
+    category: str | None = None,
+    note: str = "",
+) -> list[dict]:
+    """One decision on many ``(item_type, item_id)`` items (a reviewer's bulk action) in one transaction: every
+    one is recorded or, when one does not fit, none is (the error names it)."""
+    ensure_review_tables(conn)
+    with conn.transaction():
+        return [
+            _record(conn, item_id, decision, reviewer, item_type=item_type, category=category, note=note)
+            for item_type, item_id in items
+        ]
+
+
+def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
+    """Take back ``reviewer``'s latest decision still in force (see ``undo_decision``)."""
+    ensure_review_tables(conn)
+    with conn.transaction():
+        last = conn.execute(
+            sql.SQL(
+                "select decision_id from review.review_decisions d"
+                " where d.reviewer = %s and {} order by d.decision_id desc limit 1"
+            ).format(sql.SQL(EFFECTIVE)),
+            (reviewer,),
+        ).fetchone()
+        if last is None:
+            raise DecisionError(f"{reviewer} has no decision to undo")
+        return _undo(conn, last[0], reviewer, note)
+
+
+def undo_decision(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str = "") -> dict:
+    """Take back one decision (e.g. unlink a manual reconciliation match) by appending an ``undo`` row that reverses
+    it: the table stays append-only, the item returns to the queue and the next run stops applying it. A re-delivery
+    decision has already settled which file counts and is not undone here."""
+    ensure_review_tables(conn)
+    with conn.transaction():
+        return _undo(conn, decision_id, reviewer, note)
+
+
+def _undo(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str) -> dict:
+    target = conn.execute(
+        sql.SQL(
+            "select decision_id, item_type, item_id, transaction_id from review.review_decisions d"
+            " where d.decision_id = %s and {} for update of d"
+        ).format(sql.SQL(EFFECTIVE)),
+        (decision_id,),
+    ).fetchone()
+    if target is None:
+        raise DecisionError(f"decision {decision_id} is not in force (unknown, an undo, or already undone)")
+    if target[1] == "redelivery":
+        raise DecisionError(f"decision {decision_id} settled a re-delivery conflict and cannot be undone here")
+    try:
+        row = conn.execute(
+            sql.SQL(
+                "insert into review.review_decisions (item_type, item_id, transaction_id, decision, reviewer, note,"
+                " reverses) values (%s, %s, %s, 'undo', %s, %s, %s) returning {}"
+            ).format(_RETURNING),
+            (target[1], target[2], target[3], reviewer, note, target[0]),
+        ).fetchone()
+    except psycopg.errors.UniqueViolation as error:  # undone at the same moment by someone else
+        raise DecisionError(f"decision {decision_id} was already undone") from error
+    return dict(zip(_DECISION_COLUMNS, row, strict=True))
+
+
+def _check_link(conn: psycopg.Connection, item_id: str, link_to: str | None) -> None:
+    """A link joins an unmatched item with a left side to an unmatched item with only a right side."""
+    if not link_to:
+        raise DecisionError("a link needs the counterpart item (link_to)")
+    if not relation_exists(conn, RECONCILIATION):
+        raise DecisionError(f"{RECONCILIATION} does not exist yet")
+    sides = dict(
+        conn.execute(
+            "select reconciliation_id, left_transaction_id is not null from marts.fct_reconciliation"
+            " where reconciliation_id in (%s, %s) and status = 'unmatched'",
+            (item_id, link_to),
+        ).fetchall()
+    )
+    if sides.get(item_id) is not True or sides.get(link_to) is not False:
+        raise DecisionError(
+            f"{item_id} must be an unmatched item with its left side and {link_to} an unmatched item with only a"
+            " right side"
+        )
+
+
+def reconciliation_candidates(conn: psycopg.Connection, reconciliation_id: str, limit: int = 10) -> list[dict]:
+    """For an unmatched reconciliation item: the unmatched items on the other side in the same currency, closest
+    in amount then in date first, with their differences (``link_to`` candidates)."""
+    if not relation_exists(conn, RECONCILIATION):
+        return []
+    with conn.cursor() as cursor:
+        cursor.execute(
+            """
+            with item as (
+                select * from marts.fct_reconciliation where reconciliation_id = %s and status = 'unmatched'
+            ),
+            candidates as (
+            select c.reconciliation_id, c.match_type,
+                   coalesce(c.right_transaction_id, c.left_transaction_id) as transaction_id,
+                   coalesce(c.right_source, c.left_source) as source,
+                   coalesce(c.right_booked_date, c.left_booked_date) as booked_date,
+                   coalesce(c.right_amount, c.left_amount) as amount, c.currency,
+                   coalesce(c.right_description, c.left_description) as description,
+                   case when i.left_transaction_id is not null then c.right_amount - i.expected_amount
+                        else i.right_amount - c.expected_amount end as amount_difference,
+                   case when i.left_transaction_id is not null then c.right_booked_date - i.left_booked_date
+                        else i.right_booked_date - c.left_booked_date end as days_apart,
+                   case when i.left_transaction_id is null then c.reconciliation_id else i.reconciliation_id end
+                       as left_item,
+                   case when i.left_transaction_id is null then i.reconciliation_id else c.reconciliation_id end
+                       as right_item
+            from item i
+            join marts.fct_reconciliation c
+              on c.status = 'unmatched' and c.currency is not distinct from i.currency
+             and c.reconciliation_id <> i.reconciliation_id
+             and (c.left_transaction_id is null) = (i.left_transaction_id is not null)
+            )
+            select * from candidates
+            order by abs(amount_difference) nulls last, abs(days_apart) nulls last, reconciliation_id
+            limit %s
+            """,
+            (reconciliation_id, int(limit)),
+        )
+        names = [d.name for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _record(
+    conn: psycopg.Connection,
+    item_id: str,
+    decision: str,
+    reviewer: str,
+    *,
+    item_type: str | None,
+    category: str | None,
+    note: str,
+    link_to: str | None = None,
+) -> dict:
     if decision not in DECISIONS:
         raise DecisionError(f"unknown decision {decision!r}; one of {', '.join(DECISIONS)}")
     if not reviewer.strip():
@@ -299,6 +567,8 @@ def record_decision(
             item_type = "redelivery"
         elif decision == "recategorize":
             item_type = "category"
+        elif decision == "link":
+            item_type = "reconciliation"
         elif queued:
             item_type = queued[0][0]
         else:
@@ -318,23 +588,23 @@ def record_decision(
             raise DecisionError(f"{item_id} has no suggested category to approve; use --category")
     if decision == "recategorize" and not (category or "").strip():
         raise DecisionError("recategorize needs the category (--category)")
+    if decision == "link":
+        _check_link(conn, item_id, link_to)
     try:
-        with conn.transaction():  # the decision and what it settles commit together, or neither does
+        with conn.transaction():
             row = conn.execute(
-                """
-                insert into review.review_decisions
-                    (item_type, item_id, transaction_id, decision, category, reviewer, note)
-                values (%s, %s, %s, %s, %s, %s, %s)
-                returning decision_id, item_type, item_id, transaction_id, decision, category, reviewer, decided_at
-                """,
-                (item_type, item_id, transaction_id, decision, category, reviewer, note),
+                sql.SQL(
+                    "insert into review.review_decisions"
+                    " (item_type, item_id, transaction_id, decision, category, reviewer, note, link_to)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s) returning {}"
+                ).format(_RETURNING),
+                (item_type, item_id, transaction_id, decision, category, reviewer, note, link_to),
             ).fetchone()
             if item_type == "redelivery" and not resolve(conn, item_id, accept_later=decision == "approve"):
                 raise DecisionError(f"{item_id} is not an open re-delivery conflict")
     except psycopg.errors.CheckViolation as error:
         raise DecisionError(f"{decision} does not apply to a {item_type} item") from error
-    names = ("decision_id", "item_type", "item_id", "transaction_id", "decision", "category", "reviewer", "decided_at")
-    return dict(zip(names, row, strict=True))
+    return dict(zip(_DECISION_COLUMNS, row, strict=True))
 
 
 def decisions_since(conn: psycopg.Connection, decision_id: int = 0) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from .review import REVIEW_DDL
+from .review import EFFECTIVE_DECISIONS, ensure_review_tables
 
 SCORES_DDL = """
 create schema if not exists ml;
@@ -56,12 +56,12 @@ create index if not exists transaction_anomalies_scored_at on ml.transaction_ano
 def ensure_tables(conn: psycopg.Connection) -> None:
     """The ``ml`` tables the scoring assets write and the ``review`` tables (dbt reads both as sources)."""
     conn.execute(SCORES_DDL)
-    conn.execute(REVIEW_DDL)
+    ensure_review_tables(conn)
 
 
 VALIDATED = "validation.int_transactions__validated"
 RULES = "intermediate.int_transactions__rule_categorized"
-DECISIONS = "review.review_decisions"  # reviewers' decisions (see review.py)
+DECISIONS = EFFECTIVE_DECISIONS  # reviewers' decisions in force (see review.py)
 # the transactions of their own (fct_transactions); the same text as dbt's kept_transaction() macro, so a query
 # written with it can use the partial indexes int_transactions__validated makes with it
 KEPT = "validation_status <> 'quarantined' and duplicate_of is null"

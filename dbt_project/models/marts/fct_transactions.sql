@@ -16,7 +16,8 @@
 -- category_needs_review and the model's guess in suggested_category (the review queue). Anomaly score in [0, 1],
 -- flag and reasons come from the anomaly model (ml.transaction_anomalies); unscored rows have nulls.
 -- A reviewer's latest decision (review.review_decisions) overrides both: a category decision is applied with
--- method 'human', and an anomaly marked not anomalous is no longer flagged.
+-- method 'human', and an anomaly marked not anomalous is no longer flagged. An undone decision no longer counts
+-- (review.effective_decisions); its undo row, in review_decisions, makes the next build redo the transaction.
 -- Incremental: a build redoes the transactions revalidated, recategorized by a rule, scored or decided on since its
 -- last build (scores and decisions, written outside dbt, with a margin: var('late_arrival_window')); a transaction
 -- that became a duplicate or was quarantined is taken out by the post-hook.
@@ -66,14 +67,14 @@ ml_anomalies as (
 category_decisions as (
     -- the latest category decision per transaction (approve records the category it approved)
     select distinct on (transaction_id) transaction_id, category, reviewer
-    from {{ source('review', 'review_decisions') }}
+    from {{ source('review', 'effective_decisions') }}
     where item_type = 'category' and transaction_id is not null
     order by transaction_id, decision_id desc
 ),
 
 anomaly_decisions as (
     select distinct on (transaction_id) transaction_id, decision
-    from {{ source('review', 'review_decisions') }}
+    from {{ source('review', 'effective_decisions') }}
     where item_type = 'anomaly' and transaction_id is not null
     order by transaction_id, decision_id desc
 )

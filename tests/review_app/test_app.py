@@ -1,0 +1,307 @@
+"""The review workspace over real HTTP semantics (Starlette's test client) on a real PostgreSQL: sign-in, roles,
+CSRF, decisions through ``intelligence.review``, undo, rules, and hostile input staying inert."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from finflow_assets.review_app.app import create_app
+from finflow_assets.review_app.users import disable_user
+from finflow_assets.warehouse import connect
+
+from .seed import MERCHANT, MERCHANT_LINES, PASSWORD, SQLI, XSS, seed
+
+
+@pytest.fixture
+def app(review_url):
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn)
+    return create_app(review_url)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def signed_in(app, name: str) -> tuple[TestClient, str]:
+    client = TestClient(app, follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"csrf": token, "username": name, "password": PASSWORD, "next": "/"})
+    assert response.status_code == 303, response.text
+    page = client.get("/dashboard" if name == "vic" else "/")
+    return client, csrf_of(page.text)
+
+
+def decisions(url: str) -> list[tuple]:
+    with connect(url) as conn:
+        return conn.execute(
+            "select item_type, item_id, decision, category, reviewer, reverses from review.review_decisions"
+            " order by decision_id"
+        ).fetchall()
+
+
+def test_no_session_gets_the_sign_in_page(app):
+    client = TestClient(app, follow_redirects=False)
+    for path in ("/", "/dashboard", "/transactions/tx-1"):
+        response = client.get(path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert client.get("/dashboard/data").status_code == 401
+    assert "Sign in" in client.get("/login").text
+
+
+def test_session_cookie_is_httponly_and_samesite(app):
+    client = TestClient(app, follow_redirects=False)
+    client.get("/login")
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"csrf": token, "username": "rita", "password": PASSWORD})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_wrong_password_and_disabled_user_cannot_sign_in(app, review_url):
+    client = TestClient(app, follow_redirects=False)
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"csrf": token, "username": "rita", "password": "wrong password"})
+    assert response.status_code == 200 and "wrong name or password" in response.text
+    signed, _ = signed_in(app, "ada")
+    with connect(review_url, autocommit=True) as conn:
+        disable_user(conn, "ada")
+    # disabling takes effect on the next request of an open session, and at sign-in
+    assert signed.get("/").status_code == 303
+    token = csrf_of(client.get("/login").text)
+    response = client.post("/login", data={"csrf": token, "username": "ada", "password": PASSWORD})
+    assert "wrong name or password" in response.text
+
+
+def test_missing_or_wrong_csrf_is_refused(app, review_url):
+    client, token = signed_in(app, "rita")
+    item = {"item": "category:tx-1", "decision": "approve"}
+    assert client.post("/decide", data=item).status_code == 403
+    assert client.post("/decide", data={**item, "csrf": token + "x"}).status_code == 403
+    assert client.post("/undo", data={}).status_code == 403
+    assert client.post("/rules", data={"category": "travel", "description": "X"}).status_code == 403
+    assert decisions(review_url) == []
+    # a token from another session does not work either
+    other, other_token = signed_in(app, "ada")
+    assert client.post("/decide", data={**item, "csrf": other_token}).status_code == 403
+    # and the login form itself needs its token
+    assert TestClient(app).post("/login", data={"username": "rita", "password": PASSWORD}).status_code == 403
+
+
+def test_a_viewer_sees_the_dashboard_and_cannot_decide(app, review_url):
+    client, token = signed_in(app, "vic")
+    assert client.get("/dashboard").status_code == 200
+    data = client.get("/dashboard/data").json()
+    assert {row["item_type"]: row["items"] for row in data["queue"]}["category"] == MERCHANT_LINES + 3
+    queue = client.get("/").text
+    assert 'name="item"' not in queue  # read-only: no checkboxes, no decision buttons
+    for path, form in (
+        ("/decide", {"item": "category:tx-1", "decision": "approve"}),
+        ("/undo", {}),
+        ("/rules", {"category": "travel", "description": "ZOOM.US"}),
+    ):
+        assert client.post(path, data={**form, "csrf": token}).status_code == 403
+    assert decisions(review_url) == []
+
+
+def test_reviewer_decides_in_bulk_undoes_and_makes_a_rule(app, review_url):
+    client, token = signed_in(app, "rita")
+    queue = client.get(f"/?q={MERCHANT}").text
+    merchant_items = re.findall(r'name="item" value="(category:tx-\d+)"', queue)
+    assert len(merchant_items) == MERCHANT_LINES
+    response = client.post(
+        "/decide",
+        data={
+            "csrf": token,
+            "item": merchant_items,
+            "decision": "recategorize",
+            "category": "office_supplies_equipment",
+            "return_to": "/",
+        },
+    )
+    assert response.status_code == 303
+    assert client.get("/").text.count(MERCHANT) == 0  # decided items leave the queue
+    client.post("/decide", data={"csrf": token, "item": "category:tx-101", "decision": "approve"})
+    client.post("/decide", data={"csrf": token, "item": "anomaly:tx-odd", "decision": "not_anomalous"})
+    rows = decisions(review_url)
+    assert len(rows) == MERCHANT_LINES + 2
+    assert all(r[4] == "rita" for r in rows)  # the signed-in user, never a typed name
+    assert rows[MERCHANT_LINES] == ("category", "tx-101", "approve", "software_saas", "rita", None)
+    assert rows[-1][:3] == ("anomaly", "tx-odd", "not_anomalous")
+
+    client.post("/undo", data={"csrf": token, "return_to": "/"})
+    rows = decisions(review_url)
+    assert rows[-1][2] == "undo" and rows[-1][1] == "tx-odd"  # appended, nothing deleted
+    assert "tx-odd" in client.get("/?type=anomaly").text  # back in the queue
+
+    response = client.post(
+        "/rules", data={"csrf": token, "category": "office_supplies_equipment", "description": f"{MERCHANT} 1001"}
+    )
+    assert response.status_code == 303
+    with connect(review_url) as conn:
+        rule = conn.execute(
+            "select pattern, category, proposed_by, expected_matches, status from review.pending_rules"
+        ).fetchone()
+    assert rule == ("^ACME OFFICE SUPPLY", "office_supplies_equipment", "rita", MERCHANT_LINES, "pending")
+
+
+def test_a_bulk_decision_is_all_or_nothing(app, review_url):
+    client, token = signed_in(app, "rita")
+    # the second item is not a category item: neither is recorded
+    client.post("/decide", data={"csrf": token, "item": ["category:tx-1", "anomaly:tx-1"], "decision": "not_anomalous"})
+    assert decisions(review_url) == []
+
+
+def test_a_category_outside_the_company_vocabulary_is_refused(app, review_url):
+    client, token = signed_in(app, "rita")
+    form = {"csrf": token, "item": "category:tx-1", "decision": "recategorize", "category": "made_up"}
+    client.post("/decide", data=form)
+    assert decisions(review_url) == [] and "unknown category" in client.get("/").text
+    client.post("/decide", data={**form, "category": "office_supplies_equipment"})  # a rule's or report's category
+    assert decisions(review_url)[0][3] == "office_supplies_equipment"
+
+
+def test_hostile_descriptions_and_filters_are_inert(app, review_url):
+    client, token = signed_in(app, "rita")
+    page = client.get("/").text
+    assert XSS not in page and "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in page
+    detail = client.get("/transactions/tx-102").text
+    assert XSS not in detail and "&lt;script&gt;" in detail
+    for hostile in (SQLI, "' or 1=1 --", XSS, "%", "\\"):
+        response = client.get(
+            "/",
+            params={
+                "q": hostile,
+                "account": hostile,
+                "source": hostile,
+                "sort": hostile,
+                "min": hostile,
+                "from": hostile,
+            },
+        )
+        assert response.status_code == 200
+        assert XSS not in response.text
+    found = client.get("/", params={"q": SQLI}).text
+    assert "tx-103" in found and 'tx-1"' not in found  # the injection text matches itself, literally
+    with connect(review_url) as conn:
+        assert conn.execute("select count(*) from review.review_queue").fetchone()[0] == MERCHANT_LINES + 4
+
+
+def test_a_decisions_table_from_before_undo_gets_the_column_and_keeps_its_rows(finflow_home):
+    """A warehouse made by an earlier FinFlow (no ``reverses`` column, narrower checks): the first use adds the
+    column, widens the checks and creates the view, and its decisions stay in force."""
+    from finflow_assets.intelligence.review import ensure_review_tables, undo_last
+    from tests.conftest import fresh_database
+
+    with fresh_database("test_review_migration") as url, connect(url, autocommit=True) as conn:
+        conn.execute(OLD_DECISIONS_DDL)
+        conn.execute(
+            "insert into review.review_decisions (item_type, item_id, transaction_id, decision, category, reviewer)"
+            " values ('category', 't-1', 't-1', 'recategorize', 'travel', 'alice')"
+        )
+        ensure_review_tables(conn)
+        assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 1
+        undone = undo_last(conn, "alice")
+        assert undone["reverses"] == 1
+        assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 0
+
+
+def test_a_reviewer_links_an_unmatched_item_to_a_candidate_and_unlinks_it(app, review_url):
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn, reconciliation=True)
+    client, token = signed_in(app, "rita")
+    page = client.get("/transactions/tx-odd").text
+    candidates = re.findall(r'data-candidate="([^"]+)"', page)
+    assert candidates == ["r-bank-near", "r-bank-far"]  # closest amount first; another currency is no candidate
+    near = page.split('data-candidate="r-bank-near"', 1)[1].split("</tr>", 1)[0]
+    assert ">10.00<" in near and ">1<" in near  # 10.00 more than expected (-25,000.00), a day apart
+    client.post(
+        "/link",
+        data={"csrf": token, "item": "r-invoice", "link_to": "r-bank-near", "return_to": "/transactions/tx-odd"},
+    )
+    rows = decisions(review_url)
+    assert rows == [("reconciliation", "r-invoice", "link", None, "rita", None)]
+    queued = client.get("/?type=reconciliation").text
+    # both sides of the link left the queue; the other candidate still waits
+    assert set(re.findall(r'data-item="reconciliation:([^"]+)"', queued)) == {"r-bank-far", "r-eur"}
+    with connect(review_url) as conn:
+        link = conn.execute("select decision_id, link_to from review.review_decisions").fetchone()
+    assert link[1] == "r-bank-near"
+    # a link must join a left item to a right-only item
+    client.post("/link", data={"csrf": token, "item": "r-bank-far", "link_to": "r-bank-near"})
+    assert len(decisions(review_url)) == 1
+    client.post("/link", data={"csrf": token, "unlink": str(link[0])})
+    assert decisions(review_url)[-1][2] == "undo"
+    queued = client.get("/?type=reconciliation").text
+    assert set(re.findall(r'data-item="reconciliation:([^"]+)"', queued)) == {
+        "r-invoice",
+        "r-bank-near",
+        "r-bank-far",
+        "r-eur",
+    }
+
+
+# review.review_decisions as FinFlow made it before re-delivery conflicts and undo rows
+OLD_DECISIONS_DDL = """
+create schema if not exists review;
+create table review.review_decisions (
+    decision_id bigserial primary key,
+    item_type text not null check (item_type in ('category', 'anomaly', 'reconciliation')),
+    item_id text not null,
+    transaction_id text,
+    decision text not null check (decision in ('approve', 'recategorize', 'not_anomalous')),
+    category text,
+    reviewer text not null check (reviewer <> ''),
+    decided_at timestamptz not null default now(),
+    note text not null default '',
+    constraint decision_fits_item check (
+        (item_type = 'category' and decision in ('approve', 'recategorize') and coalesce(category, '') <> '')
+        or (item_type = 'anomaly' and decision in ('approve', 'not_anomalous'))
+        or (item_type = 'reconciliation' and decision = 'approve')
+    )
+);
+"""
+
+
+def test_users_and_rules_from_the_command_line(review_url, monkeypatch, tmp_path, capsys):
+    """``finflow users add|list|disable`` and ``finflow rules pending``; accepting a rule appends it to the seed."""
+    import shutil
+
+    from finflow_assets.cli import main
+    from finflow_assets.intelligence.pending_rules import RULES_SEED, accept_rule, propose_rule
+
+    monkeypatch.setenv("FINFLOW_DATABASE_URL", review_url)
+    monkeypatch.setenv("FINFLOW_USER_PASSWORD", "a long enough secret")
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn)
+    assert main(["users", "add", "bo", "--role", "viewer"]) == 0
+    assert main(["users", "add", "<bad name>", "--role", "viewer"]) == 2
+    assert main(["users", "disable", "bo"]) == 0
+    capsys.readouterr()
+    assert main(["users", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(r"bo\s+viewer\s+disabled", listed) and re.search(r"rita\s+reviewer\s*\n", listed)
+    with connect(review_url) as conn:
+        stored = conn.execute("select password_hash from review.users where username = 'bo'").fetchone()[0]
+        assert stored.startswith("scrypt$") and "a long enough secret" not in stored
+
+    with connect(review_url, autocommit=True) as conn:
+        rule = propose_rule(conn, category="software_saas", pattern="^ZOOM\\.US", proposed_by="rita")
+        assert (rule["expected_matches"], rule["expected_changes"]) == (1, 1)
+    capsys.readouterr()
+    assert main(["rules", "pending"]) == 0
+    assert rule["rule_id"] in capsys.readouterr().out
+    seed_copy = tmp_path / "categorization_rules.csv"
+    shutil.copy(RULES_SEED, seed_copy)
+    with connect(review_url, autocommit=True) as conn:
+        accept_rule(conn, rule["rule_id"], "ada", seed=seed_copy)
+        assert conn.execute(
+            "select status, decided_by from review.pending_rules where rule_id = %s", (rule["rule_id"],)
+        ).fetchone() == ("accepted", "ada")
+    lines = seed_copy.read_text().splitlines()
+    assert lines[:-1] == RULES_SEED.read_text().splitlines()
+    assert lines[-1] == f"{rule['rule_id']},50,software_saas,,,^ZOOM\\.US"
