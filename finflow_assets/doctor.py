@@ -244,7 +244,8 @@ def _check_api_source(name: str, spec: SourceSpec) -> Check:
         status = getattr(error, "status", None)
         if status is not None and status < 500 and status != 404:  # a bare request may be refused (400), not lost
             return Check(name, "ok", f"{url} accepts the credentials")
-        return Check(name, "FAIL", f"cannot use {url}: {error}", f"check {api.base_url_env} and the network")
+        what = "cannot reach" if status is None else f"HTTP {status} from"
+        return Check(name, "FAIL", f"{what} {url}: {error.last_error}", f"check {api.base_url_env} and the network")
     return Check(name, "ok", f"{url} accepts the credentials")
 
 
