@@ -100,6 +100,16 @@ def mlflow_artifact_root() -> str | None:
     return (paths().mlflow / "artifacts").as_uri()
 
 
+# the opt-in speed-ups (finflow_assets/optin/): off unless set to 1
+WARM_RUNS_ENV = "FINFLOW_WARM_RUNS"
+FAST_DBT_ENV = "FINFLOW_FAST_DBT"
+
+
+def opted_in(env: str) -> bool:
+    """Whether the setting ``env`` turns its speed-up on (``1``, ``true`` or ``yes``; default off)."""
+    return os.environ.get(env, "0").strip().lower() in {"1", "true", "yes"}
+
+
 # Dagster's instance settings for the data folder (see docs/operating.md): runs are queued, at most a few at once,
 # and one dbt invocation at a time (the "dbt" pool), since two dbt builds must not swap the same tables or share a
 # target folder concurrently. Run monitoring fails a run whose worker never started or died (instead of leaving it
@@ -161,8 +171,6 @@ run_launcher:
 def dagster_yaml(folder: Path, warm_runs: bool | None = None) -> str:
     """The instance settings FinFlow writes for the Dagster home ``folder``: stock Dagster, plus the opt-in warm
     runs when ``warm_runs`` (default: ``FINFLOW_WARM_RUNS``)."""
-    from .optin import WARM_RUNS_ENV, opted_in
-
     if warm_runs is None:
         warm_runs = opted_in(WARM_RUNS_ENV)
     event_log_dir = json.dumps(str(folder.resolve() / "history" / "runs"))

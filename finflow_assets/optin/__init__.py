@@ -14,22 +14,18 @@ behaves exactly like the stock class it extends, so an upgrade can slow a tick d
 from __future__ import annotations
 
 import logging
-import os
 from functools import cache
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+
+from ..settings import FAST_DBT_ENV, WARM_RUNS_ENV, opted_in
+
+__all__ = ["FAST_DBT_ENV", "TESTED_VERSIONS", "WARM_RUNS_ENV", "opted_in", "version_tested"]
 
 log = logging.getLogger(__name__)
 
 # the versions the private overrides here were written against (one fact: pyproject pins the same)
 TESTED_VERSIONS = {"dagster": "1.13.27", "dagster-dbt": "0.29.27"}
-WARM_RUNS_ENV = "FINFLOW_WARM_RUNS"
-FAST_DBT_ENV = "FINFLOW_FAST_DBT"
-
-
-def opted_in(env: str) -> bool:
-    """Whether the setting ``env`` turns its speed-up on (``1``, ``true`` or ``yes``; default off)."""
-    return os.environ.get(env, "0").strip().lower() in {"1", "true", "yes"}
 
 
 @cache
