@@ -50,6 +50,7 @@ test-slow: $(STAMP) browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ui: $(STAMP)
 	$(BIN)/finflow ui

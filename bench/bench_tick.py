@@ -9,11 +9,15 @@ nightly), nor is the daily e-mail.
     .venv/bin/python bench/bench_tick.py [--days 1] [--per-day 10000] [--per-tick 400] [--ticks 3]
     .venv/bin/python bench/bench_tick.py --resume FOLDER [--ticks 3]   # more ticks on a kept data folder
 
-Each tick is a run launched as the Dagster daemon launches the automation's runs (``--worker``): ``warm``, in a fork
-of FinFlow's warm run server (``automation/warm_runs.py``, the default the data folder's ``dagster.yaml`` names);
-``spawn``, in a new Python process, as Dagster's default launcher does (it then loads FinFlow's definitions, ~2 s,
-and imports MLflow, skops and scikit-learn, ~3.5 s, every tick); ``in-process``, in this process (warm imports:
-the pipeline's own cost alone).
+Each tick is a run launched as the Dagster daemon launches the automation's runs (``--worker``): ``spawn``, in a new
+Python process, as Dagster's default launcher does (FinFlow's default: it then loads FinFlow's definitions, ~2 s,
+and imports MLflow, skops and scikit-learn, ~3.5 s, every tick); ``warm``, in a fork of FinFlow's warm run server
+(``optin/warm_runs.py``, the default with the opt-in ``FINFLOW_WARM_RUNS=1``, which also selects the opt-in event
+log); ``in-process``, in this process (warm imports: the pipeline's own cost alone). ``FINFLOW_FAST_DBT=1`` selects
+the opt-in dbt resource. With and without every opt-in:
+
+    FINFLOW_WARM_RUNS=1 FINFLOW_FAST_DBT=1 .venv/bin/python bench/bench_tick.py
+    .venv/bin/python bench/bench_tick.py
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ def main() -> None:
         help="a data folder an earlier run kept (FINFLOW_BENCH_KEEP=1): tick on its history instead of loading one "
         "(loading 60 days takes minutes); the ticks take the days after its last tick's",
     )
-    parser.add_argument("--worker", choices=WORKERS, default="warm", help="how each tick's run is started")
+    from finflow_assets.settings import WARM_RUNS_ENV, opted_in
+
+    default_worker = "warm" if opted_in(WARM_RUNS_ENV) else "spawn"
+    parser.add_argument("--worker", choices=WORKERS, default=default_worker, help="how each tick's run is started")
     args = parser.parse_args()
 
     import dagster as dg

@@ -235,7 +235,7 @@ def ensure_warm_server(log: Path):  # noqa: ANN201 - a forkserver.Server
     not running with it: a daemon's server starts with the daemon and is warm long before the next tick, and its
     runs have the daemon's environment (the bench's ticks each bring their own simulated APIs)."""
     from finflow_assets import forkserver
-    from finflow_assets.automation import warm_runs
+    from finflow_assets.optin import warm_runs
 
     global _warm_server, _warm_env
     if _warm_server is not None and (not _warm_server.running() or _warm_env != dict(os.environ)):
@@ -252,15 +252,16 @@ def ensure_warm_server(log: Path):  # noqa: ANN201 - a forkserver.Server
 def launch_run(selection, worker: str, log: Path) -> LaunchedRunResult:  # noqa: ANN001 - an AssetSelection or None
     """Run ``selection`` as the daemon does: a run created for FinFlow's asset job with its code origin, executed
     by ``dagster api execute_run`` in a run worker, ``warm`` (a fork of FinFlow's warm run server, what the data
-    folder's ``dagster.yaml`` launches) or ``spawn`` (a new Python process: Dagster's default launcher); waits
+    folder's ``dagster.yaml`` launches with the opt-in ``FINFLOW_WARM_RUNS=1``) or ``spawn`` (a new Python process:
+    Dagster's default launcher, the default); waits
     until it finishes. The workers' output goes to ``log``."""
     import dagster as dg
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._grpc.types import ExecuteRunArgs
     from dagster._serdes import serialize_value
 
-    from finflow_assets.automation import warm_runs
     from finflow_assets.definitions import defs
+    from finflow_assets.optin import warm_runs
 
     job = defs.resolve_implicit_global_asset_job_def()
     keys = None if selection is None else set(selection.resolve(defs.resolve_asset_graph()))

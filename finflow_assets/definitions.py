@@ -11,12 +11,12 @@ from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
 from .intelligence.assets import intelligence_assets
 from .notify.resource import NotifierResource
+from .optin.fast_dbt import dbt_resource
 from .reports.assets import report_assets
 from .reports.daily_report import daily_report_email
 from .resources import DataFolderResource, MlflowResource, WarehouseResource
 from .sources.assets import source_assets
 from .transform.assets import dbt_assets_defs
-from .transform.project import dbt_cli
 
 all_assets = automate([*source_assets, *dbt_assets_defs, *intelligence_assets, *report_assets, daily_report_email])
 
@@ -25,7 +25,7 @@ resources = {
     "data_folder": DataFolderResource(),
     "mlflow_store": MlflowResource(),
     "notifier": NotifierResource(),
-    "dbt": dbt_cli(),
+    "dbt": dbt_resource(),  # stock unless FINFLOW_FAST_DBT=1 (optin/fast_dbt.py)
 }
 
 defs = dg.Definitions(

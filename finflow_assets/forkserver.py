@@ -1,7 +1,7 @@
 """A warm process that forks one child per request: what a Python program imports before its real work (seconds of
 CPU for dbt-core, Dagster, MLflow and scikit-learn) is paid once, and each request starts from those imports.
 
-Used for dbt commands (``transform/dbt_server.py``) and for Dagster runs (``automation/warm_runs.py``).
+Used for dbt commands (``transform/dbt_server.py``) and for Dagster runs (the opt-in ``optin/warm_runs.py``).
 
 - Only the server's own user may connect: the socket lives in a private (0700) folder, and every connection's peer
   credentials are checked.

@@ -100,11 +100,54 @@ def mlflow_artifact_root() -> str | None:
     return (paths().mlflow / "artifacts").as_uri()
 
 
-# Dagster's instance settings for the data folder (written once; edit the file to change them, see
-# docs/operating.md): runs are queued, at most a few at once, and one dbt invocation at a time (the "dbt" pool),
-# since two dbt builds must not swap the same tables or share a target folder concurrently. The event log is
-# Dagster's SQLite one, in its default place, with index.db kept open (finflow_assets/event_log_storage.py).
+# the opt-in speed-ups (finflow_assets/optin/): off unless set to 1
+WARM_RUNS_ENV = "FINFLOW_WARM_RUNS"
+FAST_DBT_ENV = "FINFLOW_FAST_DBT"
+
+
+def opted_in(env: str) -> bool:
+    """Whether the setting ``env`` turns its speed-up on (``1``, ``true`` or ``yes``; default off)."""
+    return os.environ.get(env, "0").strip().lower() in {"1", "true", "yes"}
+
+
+# Dagster's instance settings for the data folder (see docs/operating.md): runs are queued, at most a few at once,
+# and one dbt invocation at a time (the "dbt" pool), since two dbt builds must not swap the same tables or share a
+# target folder concurrently. Run monitoring fails a run whose worker never started or died (instead of leaving it
+# STARTING or STARTED forever). Storage and run launcher are Dagster's own defaults; FINFLOW_WARM_RUNS=1 adds the
+# opt-in warm launcher and pooled event log (finflow_assets/optin/).
 DAGSTER_YAML = """\
+# written by FinFlow; see docs/operating.md (FinFlow rewrites it while it is unedited, never once you edit it)
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    default_limit: 1
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
+"""
+# FINFLOW_WARM_RUNS=1 (opt-in: private Dagster internals behind a version check, finflow_assets/optin/)
+WARM_RUNS_YAML = """\
+event_log_storage:
+  module: finflow_assets.optin.event_log_storage
+  class: IndexPooledSqliteEventLogStorage
+  config:
+    base_dir: {event_log_dir}
+run_launcher:
+  module: finflow_assets.optin.warm_runs
+  class: WarmRunLauncher
+"""
+# what FinFlow wrote before the opt-ins moved (module paths of the old defaults): still recognised and migrated
+_LEGACY_MODULES = {
+    "module: finflow_assets.event_log_storage\n": "module: finflow_assets.optin.event_log_storage\n",
+    "module: finflow_assets.automation.warm_runs\n": "module: finflow_assets.optin.warm_runs\n",
+}
+_LEGACY_YAML = """\
 # written by FinFlow on first use; see docs/operating.md
 telemetry:
   enabled: false
@@ -125,12 +168,41 @@ run_launcher:
 """
 
 
+def dagster_yaml(folder: Path, warm_runs: bool | None = None) -> str:
+    """The instance settings FinFlow writes for the Dagster home ``folder``: stock Dagster, plus the opt-in warm
+    runs when ``warm_runs`` (default: ``FINFLOW_WARM_RUNS``)."""
+    if warm_runs is None:
+        warm_runs = opted_in(WARM_RUNS_ENV)
+    event_log_dir = json.dumps(str(folder.resolve() / "history" / "runs"))
+    return DAGSTER_YAML + (WARM_RUNS_YAML.format(event_log_dir=event_log_dir) if warm_runs else "")
+
+
 def write_dagster_yaml(folder: Path) -> Path:
-    """``folder/dagster.yaml`` with FinFlow's instance settings, unless one is there already (a user's edits win)."""
+    """``folder/dagster.yaml`` with FinFlow's instance settings.
+
+    A file FinFlow wrote and nobody edited (any of its renderings, old ones included) is rewritten to the current
+    choice, so ``FINFLOW_WARM_RUNS`` takes effect on the next start; an edited file is the user's and stays, except
+    that the old module paths of the opt-in classes (``finflow_assets.event_log_storage``,
+    ``finflow_assets.automation.warm_runs``) are moved to ``finflow_assets.optin``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "dagster.yaml"
+    wanted = dagster_yaml(folder)
     if not config.exists():
-        config.write_text(DAGSTER_YAML.format(event_log_dir=json.dumps(str(folder.resolve() / "history" / "runs"))))
+        config.write_text(wanted)
+        return config
+    current = config.read_text()
+    event_log_dir = json.dumps(str(folder.resolve() / "history" / "runs"))
+    ours = {dagster_yaml(folder, False), dagster_yaml(folder, True), _LEGACY_YAML.format(event_log_dir=event_log_dir)}
+    if current in ours:
+        if current != wanted:
+            config.write_text(wanted)
+        return config
+    migrated = current
+    for old, new in _LEGACY_MODULES.items():
+        migrated = migrated.replace(old, new)
+    if migrated != current:
+        config.write_text(migrated)
     return config
 
 

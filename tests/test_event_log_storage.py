@@ -1,4 +1,9 @@
-"""FinFlow's Dagster instance: the event log keeps index.db open, and records exactly what Dagster's default does."""
+"""The opt-in event log (``optin/event_log_storage.py``, ``FINFLOW_WARM_RUNS=1``): it keeps index.db open and records
+exactly what Dagster's default does; with another Dagster version it is Dagster's default. Also: a data folder's
+``dagster.yaml`` written by an older FinFlow (the old module paths) is migrated.
+
+Private names used here, unavoidably: the storage's own ``_index_engine`` / ``_run_engines`` (what is pooled) and
+Dagster's ``sqlite_event_log`` constants the module mirrors."""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from finflow_assets.event_log_storage import IndexPooledSqliteEventLogStorage
-from finflow_assets.settings import write_dagster_yaml
+import finflow_assets.optin as optin
+from finflow_assets.optin.event_log_storage import IndexPooledSqliteEventLogStorage
+from finflow_assets.settings import _LEGACY_YAML, dagster_yaml, write_dagster_yaml
 
 CHECK = dg.AssetCheckKey(dg.AssetKey("ledger"), "balanced")
 
@@ -20,7 +26,8 @@ def ledger():
 
 
 def _instance(folder: Path) -> dg.DagsterInstance:
-    write_dagster_yaml(folder)  # the data folder's dagster.yaml, as FinFlow writes it on first use
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dagster.yaml").write_text(dagster_yaml(folder, warm_runs=True))  # as FinFlow writes it, opted in
     return dg.DagsterInstance.from_config(str(folder))
 
 
@@ -91,7 +98,7 @@ def test_a_forked_child_writes_through_a_connection_of_its_own(tmp_path: Path):
 def test_a_runs_database_engine_is_made_once_and_only_the_latest_are_kept(tmp_path: Path, monkeypatch):
     """Each run's database gets one SQLAlchemy engine, reused for every write to it (Dagster's makes one per write
     and compiles every insert anew), and only the most recently written runs' engines are kept."""
-    import finflow_assets.event_log_storage as module
+    import finflow_assets.optin.event_log_storage as module
 
     monkeypatch.setattr(module, "RUN_ENGINES_KEPT", 2)
     with _instance(tmp_path) as instance:
@@ -109,3 +116,42 @@ def test_a_runs_database_engine_is_made_once_and_only_the_latest_are_kept(tmp_pa
         assert list(storage._run_engines) == [latest, runs[0].run_id]
         assert not (tmp_path / "history" / "runs" / f"{latest}.db-wal").exists()
     assert not storage._run_engines  # disposed with the instance
+
+
+def test_its_constants_are_dagsters():
+    from dagster._core.storage.event_log.sqlite import sqlite_event_log
+
+    import finflow_assets.optin.event_log_storage as module
+
+    assert module.INDEX_SHARD_NAME == sqlite_event_log.INDEX_SHARD_NAME
+    assert module.SQLITE_BUSY_TIMEOUT_SECONDS == sqlite_event_log.SQLITE_BUSY_TIMEOUT_SECONDS
+
+
+def test_with_another_dagster_version_it_is_dagsters_own_storage(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(optin.TESTED_VERSIONS, "dagster", "0.0.1")
+    optin.version_tested.cache_clear()
+    try:
+        with _instance(tmp_path) as instance:
+            assert dg.materialize([ledger], instance=instance).success
+            storage = instance.event_log_storage
+            assert storage._index_engine is None and not storage._run_engines  # nothing pooled: Dagster's writes
+            assert len(instance.fetch_materializations(dg.AssetKey("ledger"), limit=10).records) == 1
+    finally:
+        optin.version_tested.cache_clear()
+
+
+def test_an_old_data_folders_dagster_yaml_is_migrated(tmp_path: Path, monkeypatch):
+    """FinFlow before the opt-ins wrote the warm classes under other module paths: an unedited file becomes the
+    current (stock) settings; an edited one keeps the user's edits with the classes' module paths moved."""
+    monkeypatch.delenv("FINFLOW_WARM_RUNS", raising=False)
+    config = tmp_path / "dagster.yaml"
+    old = _LEGACY_YAML.format(event_log_dir=f'"{tmp_path.resolve() / "history" / "runs"}"')
+    config.write_text(old)
+    write_dagster_yaml(tmp_path)
+    assert config.read_text() == dagster_yaml(tmp_path, warm_runs=False)
+    config.write_text(old.replace("max_concurrent_runs: 4", "max_concurrent_runs: 2"))  # a user's edit
+    write_dagster_yaml(tmp_path)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.event_log_storage) is IndexPooledSqliteEventLogStorage
+        assert type(instance.run_launcher).__name__ == "WarmRunLauncher"
+    assert "max_concurrent_runs: 2" in config.read_text()

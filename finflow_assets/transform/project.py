@@ -11,14 +11,11 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
-from functools import cached_property
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 from dagster import InitResourceContext
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
-from packaging.version import Version
 
 from ..settings import DBT_PROJECT_DIR
 from ..warehouse import dbt_env, embedded
@@ -49,17 +46,9 @@ def dbt_executable() -> str:
 
 
 class FinflowDbtCli(DbtCliResource):
-    """dagster-dbt's dbt resource without two per-step start-up costs that buy FinFlow nothing.
-
-    - dagster-dbt runs ``dbt --version`` in a subprocess once per step to tell dbt-core from the Fusion engine: about
-      two seconds of a 15-minute tick's budget, twice. The executable is the dbt-core installed beside this Python
-      (``dbt_executable``), so the package metadata gives the same answer for free.
-    - It also loads the dbt project, profile and macros in this process to open an adapter (~0.6 s per step), used
-      only by ``fetch_column_metadata`` / ``fetch_row_counts``, which FinFlow does not call (each materialization
-      still carries dbt's ``rows_affected``). The invocation accepts no adapter.
-
-    And in a run it keeps dbt-core imported in a server of the run's own (``dbt_server``: ~1.1 s off each dbt
-    step); ``FINFLOW_WARM_DBT=0`` turns that off.
+    """dagster-dbt's dbt resource, through its public extension points only: in a run it keeps dbt-core imported in
+    a server of the run's own (``dbt_server``: ~1.1 s off each dbt step; ``FINFLOW_WARM_DBT=0`` turns that off), and
+    it clears out old invocations' folders. The opt-in ``optin.fast_dbt.FastDbtCli`` saves more per step.
     """
 
     @contextlib.contextmanager
@@ -69,13 +58,6 @@ class FinflowDbtCli(DbtCliResource):
                 stack.enter_context(warm_dbt())
             with super().yield_for_execution(context) as resource:
                 yield resource
-
-    @cached_property
-    def _cli_version(self) -> Version:
-        return Version(package_version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        return None
 
     def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:  # type: ignore[override]
         """dagster-dbt's ``cli``, after clearing out old invocations' folders (``prune_invocation_folders``)."""

@@ -175,29 +175,30 @@ def test_a_failing_run_sends_the_failure_alert(automatic):
     assert "not-the-right-key" not in text  # the key itself is never quoted
 
 
-def test_the_daemon_starts_each_run_in_a_warm_worker(automatic):
-    """Every run the daemon launched ran in a fork of the warm run server (``automation/warm_runs.py``): its worker
-    pid is tagged, and that is the process Dagster's own event says the run executed in."""
+def test_the_daemon_launches_runs_the_stock_way(automatic):
+    """By default the daemon launches through Dagster's own launcher (the warm run workers are opt-in:
+    ``test_warm_runs.py``): each run ran in a process of its own, started by the code server, none tagged with a
+    warm worker's pid, with run monitoring on."""
     import dagster as dg
-    from dagster._core.storage.dagster_run import RunsFilter
 
-    from finflow_assets.automation.warm_runs import WORKER_PID_TAG
+    from finflow_assets.optin.warm_runs import WORKER_PID_TAG
 
     automatic.wait_for("a finished run", lambda: any(_finished_runs(automatic)))
     with dg.DagsterInstance.from_config(str(automatic.home / "dagster")) as instance:
+        assert type(instance.run_launcher) is dg.DefaultRunLauncher
+        assert instance.run_monitoring_enabled
         runs = instance.get_runs(
-            filters=RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE])
+            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE])
         )
         assert runs
         for run in runs:
-            assert WORKER_PID_TAG in run.tags, run.tags
+            assert WORKER_PID_TAG not in run.tags, run.tags
             started = [e.message for e in instance.all_logs(run.run_id) if "Started process for run" in e.message]
-            assert started == [f"Started process for run (pid: {run.tags[WORKER_PID_TAG]})."], started
+            assert len(started) == 1, started
 
 
 def _finished_runs(automatic) -> list:  # noqa: ANN001
     import dagster as dg
-    from dagster._core.storage.dagster_run import RunsFilter
 
     with dg.DagsterInstance.from_config(str(automatic.home / "dagster")) as instance:
-        return instance.get_runs(filters=RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
+        return instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))

@@ -1,6 +1,9 @@
-"""The warm run launcher (``automation/warm_runs.py``) with real runs: a run executes in a fork of the warm server
-(not a new Python process) and succeeds; terminating it interrupts that worker; the server goes with the launcher.
-The whole daemon path (schedules and sensors launching through it) is in ``test_automatic_runs.py``."""
+"""The opt-in warm run launcher (``optin/warm_runs.py``, ``FINFLOW_WARM_RUNS=1``) with real runs: a run executes in a
+fork of the warm server (not a new Python process) and succeeds; terminating it interrupts that worker; the server
+goes with the launcher. With a Dagster other than the tested version it launches as Dagster's default launcher does.
+
+Private Dagster names used here, unavoidably: ``ReconstructableRepository`` and ``LaunchRunContext`` (a launcher's
+own interface, to launch a run without a daemon and code server)."""
 
 from __future__ import annotations
 
@@ -13,11 +16,13 @@ import pytest
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.launcher import LaunchRunContext
 
-from finflow_assets.automation.warm_runs import WORKER_PID_TAG
+import finflow_assets.optin as optin
+from finflow_assets.optin.warm_runs import WORKER_PID_TAG
+from finflow_assets.settings import write_dagster_yaml
 from tests.automation import warm_run_jobs
 from tests.conftest import REPO_ROOT
 
-LAUNCHER = {"module": "finflow_assets.automation.warm_runs", "class": "WarmRunLauncher"}
+LAUNCHER = {"module": "finflow_assets.optin.warm_runs", "class": "WarmRunLauncher"}
 
 
 @pytest.fixture
@@ -54,7 +59,7 @@ def test_a_run_executes_in_a_fork_of_the_warm_server(instance, tmp_path):
     assert parent == server.process.pid  # forked by the server, which had the libraries imported
     assert finished.tags[WORKER_PID_TAG] == str(worker)
     assert any(f"Started process for run (pid: {worker})" in e.message for e in instance.all_logs(run.run_id))
-    assert psutil.Process(server.process.pid).cmdline()[-2:] == ["finflow_assets.automation.warm_runs", server.path]
+    assert psutil.Process(server.process.pid).cmdline()[-2:] == ["finflow_assets.optin.warm_runs", server.path]
 
 
 def test_terminating_a_run_interrupts_its_worker(instance):
@@ -116,3 +121,27 @@ def test_an_edit_to_finflows_code_reaches_the_next_run(instance, tmp_path):
     new = instance.run_launcher._server.process.pid
     assert new != old
     assert int((tmp_path / "worker.txt").read_text().split()[1]) == new
+
+
+def test_with_another_dagster_version_it_is_the_default_launcher(instance, monkeypatch, caplog):
+    monkeypatch.setitem(optin.TESTED_VERSIONS, "dagster", "0.0.1")
+    optin.version_tested.cache_clear()
+    try:
+        run = instance.create_run_for_job(job_def=warm_run_jobs.waiting)
+        with pytest.raises(Exception, match="workspace"):  # Dagster's own launch path, as when switched off
+            instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    finally:
+        optin.version_tested.cache_clear()
+    assert instance.run_launcher._server is None
+    assert "written for dagster 0.0.1" in caplog.text and "falling back" in caplog.text
+
+
+def test_dagster_yaml_names_it_only_when_opted_in(tmp_path, monkeypatch):
+    monkeypatch.delenv("FINFLOW_WARM_RUNS", raising=False)
+    with dg.DagsterInstance.from_config(str(write_dagster_yaml(tmp_path).parent)) as stock:
+        assert type(stock.run_launcher) is dg.DefaultRunLauncher
+        assert stock.run_monitoring_enabled  # a run whose worker is lost is failed, not left STARTING
+    monkeypatch.setenv("FINFLOW_WARM_RUNS", "1")
+    with dg.DagsterInstance.from_config(str(write_dagster_yaml(tmp_path).parent)) as warm:  # unedited: rewritten
+        assert type(warm.run_launcher).__name__ == "WarmRunLauncher"
+        assert warm.run_monitoring_enabled

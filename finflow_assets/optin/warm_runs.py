@@ -1,17 +1,20 @@
 """Warm run workers: the runs the daemon launches (schedules, sensors, the UI's queue) start in a fork of a process
 that has Dagster, dagster-dbt, dbt-core, pandas, MLflow, skops and scikit-learn imported already.
 
-Dagster's default launcher asks the code server to start each run in a new Python process, which imports all of
-that again before the run's first step: ~2 s to load the definitions and ~3.5 s more to import MLflow, skops and
-scikit-learn before the first model scores, on every 15-minute tick (measured: ``bench/bench_tick.py --worker``).
-``WarmRunLauncher`` (the data folder's ``dagster.yaml`` names it) keeps one ``forkserver`` per daemon that holds
-those libraries and FinFlow's definitions imported, and runs each run as ``dagster api execute_run`` would, in a
-fork of it. Before each fork the server checks that no file of FinFlow's code or dbt project (nor the dbt manifest)
-changed since it imported them; if one did, it ends unanswered and the launcher starts a fresh server, so an edit
-reaches the next run as it does with Dagster's own launcher (that run waits for the imports, ~6 s).
+Dagster's default launcher asks the code server to start each run in a new Python process, which imports all of that
+again before the run's first step: ~2 s to load the definitions and ~3.5 s more to import MLflow, skops and scikit-
+learn before the first model scores, on every 15-minute tick (measured: ``bench/bench_tick.py --worker``).
+``WarmRunLauncher`` (opt-in: with ``FINFLOW_WARM_RUNS=1`` the data folder's ``dagster.yaml`` names it) keeps one
+``forkserver`` per daemon that holds those libraries and FinFlow's definitions imported, and runs each run as
+``dagster api execute_run`` would, in a fork of it. Before each fork the server checks that no file of FinFlow's
+code or dbt project (nor the dbt manifest) changed since it imported them; if one did, it ends unanswered and the
+launcher starts a fresh server, so an edit reaches the next run as it does with Dagster's own launcher (that run
+waits for the imports, ~6 s).
 
-- A run whose code location uses another Python, a server that cannot be reached, or
-  ``FINFLOW_WARM_RUNS=0`` launch the default way (through the code server).
+- A run whose code location uses another Python, a server that cannot be reached, ``FINFLOW_WARM_RUNS=0`` in the
+  daemon's environment, or a Dagster other than the tested version (``optin.version_tested``) launch the default
+  way (through the code server). It uses Dagster's private ``execute_run`` CLI callback and run serialization:
+  that is why it is opt-in.
 - The run's worker pid is its tag ``finflow/run_worker_pid``; terminating the run interrupts that process as
   Dagster's own termination does (SIGINT: the run is marked canceled).
 - The server sits in a session of its own; it ends when the daemon is gone, runs in progress go on.
@@ -25,16 +28,19 @@ import signal
 import socket
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.launcher.default_run_launcher import DefaultRunLauncher
+from dagster import DefaultRunLauncher
 
 from .. import forkserver
 from ..forkserver import HEADER, STATUS, receive
+from . import WARM_RUNS_ENV, version_tested
+
+if TYPE_CHECKING:
+    from dagster._core.launcher import LaunchRunContext
 
 log = logging.getLogger(__name__)
 
-WARM_RUNS_ENV = "FINFLOW_WARM_RUNS"
 WORKER_PID_TAG = "finflow/run_worker_pid"
 # what a run imports on its way: Dagster and dagster-dbt (with the dbt-core modules it reads the manifest with), the
 # connectors' and parsers' libraries, MLflow with its SQL stores (0.7 s of the first registry call), skops (2.7 s:
@@ -146,12 +152,14 @@ class WarmRunLauncher(DefaultRunLauncher):
             return self._server
 
     def launch_run(self, context: LaunchRunContext) -> None:
+        if not version_tested("warm run launcher", "dagster"):
+            return super().launch_run(context)
         from dagster._grpc.types import ExecuteRunArgs
         from dagster._serdes import serialize_value
 
         run = context.dagster_run
         origin = run.job_code_origin
-        if os.environ.get(WARM_RUNS_ENV, "1") == "0" or origin is None or origin.executable_path != sys.executable:
+        if os.environ.get(WARM_RUNS_ENV) == "0" or origin is None or origin.executable_path != sys.executable:
             return super().launch_run(context)
         args = serialize_value(
             ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())

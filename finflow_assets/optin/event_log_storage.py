@@ -11,7 +11,9 @@ a connection held open would leave the writes in the ``-wal`` file, out of the w
 run database's SQLAlchemy engine (it holds no connection): Dagster made a new one per write, so every insert was
 compiled afresh (~0.5 ms of the ~2 ms an event costs; ~0.3 s of a 15-minute tick's ~600 events).
 
-``dagster.yaml`` selects it (``settings.DAGSTER_YAML``); delete that block to go back to Dagster's default.
+Opt-in (``FINFLOW_WARM_RUNS=1``: ``settings.dagster_yaml`` names it): it overrides the private ``_connect`` of
+Dagster's SQLite storage. With a Dagster other than the tested version (``optin.version_tested``) it is Dagster's
+own ``SqliteEventLogStorage`` unchanged; delete the block from ``dagster.yaml`` to go back to Dagster's default.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    INDEX_SHARD_NAME,
-    SQLITE_BUSY_TIMEOUT_SECONDS,
-    SqliteEventLogStorage,
-)
-from dagster._core.storage.sql import create_engine
+# the module Dagster's own dagster.yaml documentation names for this storage
+from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, StaticPool
+
+from . import version_tested
+
+INDEX_SHARD_NAME = "index"  # dagster's sqlite_event_log constants, checked equal by tests/test_event_log_storage.py
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 RUN_ENGINES_KEPT = 16  # run databases written to recently (a daemon's process writes to many runs over a day)
 
@@ -43,6 +47,7 @@ class IndexPooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._index_engine_pid: int | None = None
         self._inherited_engines: list[Engine] = []
         self._run_engines: OrderedDict[str, Engine] = OrderedDict()  # no connections held: fork-safe as they are
+        self._pooled = version_tested("pooled SQLite event log", "dagster")
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -53,6 +58,10 @@ class IndexPooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        if not self._pooled:
+            with super()._connect(shard) as conn:
+                yield conn
+            return
         if shard != INDEX_SHARD_NAME:
             with self._db_lock, self._run_engine(shard).connect() as conn, conn.begin():
                 yield conn
