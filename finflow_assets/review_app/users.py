@@ -14,8 +14,8 @@ import os
 import psycopg
 
 ROLES = ("viewer", "reviewer", "admin")
-# n=2**14, r=8: ~16 MiB and ~50 ms per hash on our machines (OWASP's scrypt minimum is n=2**17 with r=8 at 128 MiB;
-# a sign-in is rare, but the tests hash a few passwords and 2 cores are shared)
+# scrypt cost n=2**14, r=8 (16 MiB per hash); OWASP's minimum is n=2**17 with r=8 (128 MiB): chosen lower so a sign-in
+# stays cheap on small shared machines (docs/review_workspace.md); raise _N for a deployment with room
 _N, _R, _P = 2**14, 8, 1
 
 USERS_DDL = """
