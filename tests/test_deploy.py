@@ -7,14 +7,16 @@ the code reads is documented. What is not checked here: building the image, star
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +82,20 @@ def _commands() -> list[list[str]]:
 
 
 def _help_text(command: list[str]) -> str:
-    """``--help`` of the (sub)command ``command`` starts, from the real program in this environment."""
+    """``--help`` of the (sub)command ``command`` starts: the installed program's own entry point, called here
+    (one process for all of them: each would otherwise import Dagster or MLflow again)."""
     words = list(itertools.takewhile(lambda word: not word.startswith("-"), command))
-    result = subprocess.run(
-        [str(BIN / words[0]), *words[1:], "--help"], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"{' '.join(words)} --help: {result.stderr[-2000:]}"
-    return result.stdout
+    main = next(iter(entry_points(group="console_scripts", name=words[0]))).load()
+    out = io.StringIO()
+    saved = sys.argv
+    sys.argv = [words[0], *words[1:], "--help"]
+    try:
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_:
+            main()
+    finally:
+        sys.argv = saved
+    assert exit_.value.code in (0, None), f"{' '.join(words)} --help: {out.getvalue()[-2000:]}"
+    return out.getvalue()
 
 
 def test_every_command_and_option_exists_in_the_installed_programs():
@@ -108,9 +117,8 @@ def test_every_command_and_option_exists_in_the_installed_programs():
         if "--module-name" in command:
             module = option_value(command, "--module-name")
             assert (REPO_ROOT / (module.replace(".", "/") + ".py")).is_file(), module
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        helps = list(pool.map(_help_text, external))
-    for command, text in zip(external, helps, strict=True):
+    for command in external:
+        text = _help_text(command)
         for option in (w for w in command if w.startswith("--")):
             assert re.search(rf"(?<![\w-]){re.escape(option)}\b", text), f"{command[0]}: no option {option}"
 
@@ -163,7 +171,7 @@ def test_env_example_holds_no_secret_and_only_real_settings():
             assert value in ("", "change-me"), f"{name} has a value in .env.example"
     finflow = {name for name in example if name.startswith("FINFLOW_")}
     compose_only = {"FINFLOW_DB_PASSWORD"}  # the warehouse role's password, interpolated into FINFLOW_DATABASE_URL
-    assert finflow - compose_only <= settings_read_by_the_code()
+    assert finflow - compose_only <= documented_settings()
 
 
 def test_compose_config_when_docker_compose_is_installed(tmp_path):
@@ -206,10 +214,11 @@ def test_image_and_make_install_use_the_same_install_script():
     makefile = (REPO_ROOT / "Makefile").read_text()
     recipe = makefile.split("$(STAMP):", 1)[1].split("\ninstall:", 1)[0]
     assert "scripts/install.sh $(VENV) dev" in recipe
-    assert "pip install" not in recipe  # the script is the one place that knows how FinFlow is installed
+    assert not re.search(r"pip install\s+[-.]", recipe)  # the script is the one place that knows how to install
     assert (REPO_ROOT / ".ci" / "run").read_text().count("make test") == 1  # CI installs through make
 
 
+@pytest.mark.slow  # a full dbt parse (~15-30 s on 2 busy cores)
 def test_the_build_time_dbt_parse_writes_the_manifest(tmp_path):
     """The Dockerfile's manifest step, run here as written (no database needed) into a scratch target folder."""
     line = re.search(r"^RUN (.*finflow-dbt parse.*)$", dockerfile(), re.MULTILINE)[1]
@@ -352,8 +361,27 @@ def test_unknown_keys_are_found():
     assert unknown_keys({"a": {"bb": 1}, "d": [{"e": 1}, {"f": 2}], "z": 0}, keys) == ["a.bb", "d[1].f", "z"]
 
 
+def test_secret_values_are_found():
+    values = {"a": [{"postgresqlPassword": "x"}], "generatePasswordSecret": False, "b": {"API_KEY": ""}}
+    assert secret_values(values) == ["a[0].postgresqlPassword"]
+
+
 def test_helm_values_use_only_keys_of_the_chart():
     assert unknown_keys(helm_values(), chart_keys()) == []
+
+
+def secret_values(values: Any, path: str = "") -> list[str]:
+    """Key paths whose name says password, secret or key and whose value is text (not a flag, not a name)."""
+    if isinstance(values, list):
+        return [p for i, item in enumerate(values) for p in secret_values(item, f"{path}[{i}]")]
+    if not isinstance(values, dict):
+        return []
+    found = []
+    for key, value in values.items():
+        if isinstance(value, str) and value and re.search(r"(?i)(password|secret|_key)$", key):
+            found.append(f"{path}.{key}".lstrip("."))
+        found += secret_values(value, f"{path}.{key}")
+    return found
 
 
 def test_helm_values_run_finflow_with_the_k8s_run_launcher():
@@ -367,11 +395,11 @@ def test_helm_values_run_finflow_with_the_k8s_run_launcher():
     compose_command = compose()["services"]["user-code"]["command"]
     for option in ("--module-name", "--location-name"):
         assert option_value(args, option) == option_value(compose_command, option)
-    assert set(deployment["env"]) <= settings_read_by_the_code() | {"MLFLOW_TRACKING_URI"}
+    assert set(deployment["env"]) <= documented_settings() | {"MLFLOW_TRACKING_URI"}
     assert deployment["env"]["FINFLOW_EXECUTOR"] in {"in_process", "multiprocess", "k8s"}
     mounts = {m["name"]: m["mountPath"] for m in deployment["volumeMounts"]}
     assert mounts[deployment["volumes"][0]["name"]] == deployment["env"]["FINFLOW_HOME"]
-    assert not re.search(r"(?i)(password|secret|api_key)\w*:\s*[^\s{]", (DEPLOY / "helm" / "values.yaml").read_text())
+    assert secret_values(values) == []  # secrets stay in Kubernetes Secrets
 
 
 # --- every setting documented ---------------------------------------------------------------------------------------
@@ -395,6 +423,13 @@ def settings_read_by_the_code() -> frozenset[str]:
         if spec.download_url_env:
             names.add(spec.download_url_env)
     return frozenset(names)
+
+
+@cache
+def documented_settings() -> frozenset[str]:
+    """The FINFLOW_* variables of docs/deploy.md's settings table: what deployment files may set."""
+    table = (REPO_ROOT / "docs" / "deploy.md").read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    return frozenset(_SETTING.findall(table))
 
 
 def test_settings_list_comes_from_the_code():
