@@ -69,8 +69,19 @@ def test_compose_runs_the_whole_deployment_with_healthchecks():
             assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
 
 
+@cache
+def extras() -> list[dict[str, Any]]:
+    """deploy/helm/finflow-extras.yaml's Kubernetes objects."""
+    return list(yaml.safe_load_all((DEPLOY / "helm" / "finflow-extras.yaml").read_text()))
+
+
+def extras_containers() -> dict[str, dict[str, Any]]:
+    return {obj["metadata"]["name"]: obj["spec"]["template"]["spec"] for obj in extras() if obj["kind"] == "Deployment"}
+
+
 def _commands() -> list[list[str]]:
-    """Every command line the FinFlow image runs in compose.yaml: each service's command and exec healthcheck."""
+    """Every command line the FinFlow image runs: compose.yaml's commands and exec healthchecks, and the containers
+    of deploy/helm/finflow-extras.yaml."""
     commands = []
     for name in sorted(FINFLOW_IMAGE_SERVICES):
         service = compose()["services"][name]
@@ -78,6 +89,8 @@ def _commands() -> list[list[str]]:
         test = service["healthcheck"]["test"]
         if test[0] == "CMD":
             commands.append(test[1:])
+    for pod in extras_containers().values():
+        commands += [container["command"] for container in pod["containers"]]
     return commands
 
 
@@ -447,3 +460,56 @@ def test_deploy_doc_names_every_file_in_deploy():
     doc = (REPO_ROOT / "docs" / "deploy.md").read_text()
     files = [p.relative_to(REPO_ROOT).as_posix() for p in DEPLOY.rglob("*") if p.is_file()]
     assert [f for f in files if f not in doc] == []
+
+
+# --- deploy/helm/finflow-extras.yaml and MLflow's Host check --------------------------------------------------------
+
+
+def allowed_hosts(env_value: str) -> list[str]:
+    """MLFLOW_SERVER_ALLOWED_HOSTS as the server reads it (compose's ``${VAR:-default}`` resolved to its default)."""
+    default = re.fullmatch(r"\$\{\w+:-(.*)\}", env_value)
+    return [host.strip() for host in (default[1] if default else env_value).split(",")]
+
+
+def test_mlflow_answers_the_host_names_its_clients_use():
+    """MLflow refuses requests whose Host header it does not know (DNS rebinding protection): the names FinFlow's
+    processes and the healthchecks use must be allowed, in compose and in the extras, by MLflow's own check."""
+    from mlflow.server.security_utils import is_allowed_host_header
+
+    service = compose()["services"]["mlflow"]
+    compose_hosts = allowed_hosts(service["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"])
+    tracking = re.match(r"https?://([^/]+)", compose()["x-finflow-env"]["MLFLOW_TRACKING_URI"])[1]
+    health = re.search(r"http://([^/]+)/health", service["healthcheck"]["test"][-1])[1]
+    for host in (tracking, health, f"localhost:{5000}"):
+        assert is_allowed_host_header(compose_hosts, host), host
+    assert not is_allowed_host_header(compose_hosts, "attacker.example:5000")
+
+    (container,) = extras_containers()["finflow-mlflow"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    deployment = helm_values()["dagster-user-deployments"]["deployments"][0]
+    k8s_tracking = re.match(r"https?://([^/]+)", deployment["env"]["MLFLOW_TRACKING_URI"])[1]
+    assert is_allowed_host_header(allowed_hosts(env["MLFLOW_SERVER_ALLOWED_HOSTS"]), k8s_tracking)
+
+
+def test_extras_complete_the_chart():
+    """The claim the chart's pods mount, MLflow where the runs look for it, the review workspace; FinFlow's image
+    (the chart's repository) as the non-root user, probing what compose's healthchecks probe."""
+    kinds = {(obj["kind"], obj["metadata"]["name"]) for obj in extras()}
+    assert {("Deployment", "finflow-mlflow"), ("Service", "finflow-mlflow"), ("Deployment", "finflow-review")} <= kinds
+    deployment = helm_values()["dagster-user-deployments"]["deployments"][0]
+    claim = deployment["volumes"][0]["persistentVolumeClaim"]["claimName"]
+    (pvc,) = [obj for obj in extras() if obj["kind"] == "PersistentVolumeClaim" and obj["metadata"]["name"] == claim]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    tracking_host = re.match(r"https?://([^:/]+):(\d+)", deployment["env"]["MLFLOW_TRACKING_URI"])
+    (service,) = [obj for obj in extras() if obj["kind"] == "Service" and obj["metadata"]["name"] == tracking_host[1]]
+    assert service["spec"]["ports"][0]["port"] == int(tracking_host[2])
+    uid = int(re.search(r"ARG FINFLOW_UID=(\d+)", dockerfile())[1])
+    for name, pod in extras_containers().items():
+        assert pod["securityContext"]["runAsUser"] == uid and pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        assert container["image"].rsplit(":", 1)[0] == deployment["image"]["repository"], name
+        compose_name = {"finflow-mlflow": "mlflow", "finflow-review": "review"}[name]
+        compose_probe = compose()["services"][compose_name]["healthcheck"]["test"][-1]
+        assert container["readinessProbe"]["httpGet"]["path"] in compose_probe, name
+    review_mounts = extras_containers()["finflow-review"]["containers"][0]["volumeMounts"]
+    assert review_mounts == [{"name": "finflow-data", "mountPath": deployment["env"]["FINFLOW_HOME"]}]
