@@ -513,3 +513,84 @@ def test_extras_complete_the_chart():
         assert container["readinessProbe"]["httpGet"]["path"] in compose_probe, name
     review_mounts = extras_containers()["finflow-review"]["containers"][0]["volumeMounts"]
     assert review_mounts == [{"name": "finflow-data", "mountPath": deployment["env"]["FINFLOW_HOME"]}]
+
+
+@pytest.mark.slow  # starts a real MLflow tracking server (~20-60 s on 2 busy cores)
+def test_compose_mlflow_server_on_postgresql_keeps_artifacts(finflow_home, tmp_path):
+    """compose.yaml's MLflow command and environment, run here on a database of the test PostgreSQL (through the
+    same ``postgresql+psycopg`` driver): a run logged by a client lands in the database and its artifact in
+    MLFLOW_ARTIFACTS_DESTINATION, through the server; a foreign Host header is refused."""
+    import socket
+    import time
+
+    import httpx
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import fresh_database
+
+    service = compose()["services"]["mlflow"]
+    command = list(service["command"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port)
+    artifacts = tmp_path / "artifacts"
+    with fresh_database("deploy_mlflow") as url:
+        backend = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")},
+            "MLFLOW_BACKEND_STORE_URI": backend,
+            "MLFLOW_ARTIFACTS_DESTINATION": str(artifacts),
+            "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
+                allowed_hosts(service["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"])
+            ),
+        }
+        server = subprocess.Popen(
+            [str(BIN / command[0]), *command[1:]],
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "mlflow.log").open("w"),
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 240
+            while True:
+                assert server.poll() is None, (tmp_path / "mlflow.log").read_text()[-3000:]
+                try:
+                    if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "MLflow did not answer /health in time"
+                time.sleep(1)
+            api = f"{base}/api/2.0/mlflow/experiments/search?max_results=1"  # /health is exempt from the Host check
+            assert httpx.get(api, headers={"Host": "mlflow:5000"}, timeout=60).status_code == 200
+            assert httpx.get(api, headers={"Host": "attacker.example"}, timeout=60).status_code == 403
+
+            client = MlflowClient(tracking_uri=base)
+            experiment = client.create_experiment("deploy-check")
+            run = client.create_run(experiment)
+            client.log_metric(run.info.run_id, "macro_f1", 0.9)
+            model_file = tmp_path / "model.txt"
+            model_file.write_text("a model")
+            client.log_artifact(run.info.run_id, str(model_file))
+            client.set_terminated(run.info.run_id)
+
+            assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+            stored = list(artifacts.rglob("model.txt"))
+            assert [p.read_text() for p in stored] == ["a model"]
+            with psycopg_connect(url) as conn:
+                metric = conn.execute("select key, value from metrics where run_uuid = %s", (run.info.run_id,))
+                assert metric.fetchall() == [("macro_f1", 0.9)]
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=60)
+
+
+def psycopg_connect(url: str):
+    from finflow_assets.warehouse import connect
+
+    return connect(url, autocommit=True)
