@@ -278,8 +278,10 @@ def test_compose_instance_loads_on_postgresql(finflow_home, tmp_path, monkeypatc
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(DEPLOY / "dagster" / "dagster.yaml", home / "dagster.yaml")
+    scheme = compose()["x-dagster-instance"]["FINFLOW_DAGSTER_PG_URL"].split("://")[0]
+    assert scheme == helm_values()["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
     with fresh_database("deploy_dagster") as url:
-        monkeypatch.setenv("FINFLOW_DAGSTER_PG_URL", url)
+        monkeypatch.setenv("FINFLOW_DAGSTER_PG_URL", url.replace("postgresql://", f"{scheme}://", 1))
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
             assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
