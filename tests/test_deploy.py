@@ -187,6 +187,20 @@ def test_env_example_holds_no_secret_and_only_real_settings():
     assert finflow - compose_only <= documented_settings()
 
 
+def test_compose_file_follows_the_compose_specification():
+    """deploy/compose.yaml against the Compose Specification's JSON schema (vendored: tests/data/compose_spec/),
+    which rejects unknown or misplaced keys; a misspelt key is caught."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO_ROOT / "tests" / "data" / "compose_spec" / "compose-spec.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(compose())] == []
+    misspelt = {**compose(), "services": {**compose()["services"], "review": {"helthcheck": {}, "image": "x"}}}
+    assert not validator.is_valid(misspelt)
+
+
 def test_compose_config_when_docker_compose_is_installed(tmp_path):
     """``docker compose config`` (schema, interpolation, merges) on a copy with .env.example as deploy/.env."""
     docker = shutil.which("docker")
