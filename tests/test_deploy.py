@@ -150,19 +150,27 @@ def test_code_server_is_the_workspace_and_the_image_default():
     assert yaml.safe_load(cmd[1]) == command
 
 
-def test_mounted_files_exist_and_secrets_come_from_the_env_file():
-    """Every file compose mounts exists; every ``${VAR:?...}`` it requires is in deploy/.env.example; no password is
-    written in compose.yaml itself."""
+def env_files(service: dict[str, Any]) -> list[tuple[str, bool]]:
+    """A service's env files as (path, required)."""
+    entries = service.get("env_file", [])
+    return [(e, True) if isinstance(e, str) else (e["path"], e.get("required", True)) for e in entries]
+
+
+def test_mounted_files_exist_and_secrets_come_from_the_env_files():
+    """Every file compose mounts exists, and a template for every env file; every ``${VAR:?...}`` it requires is in
+    deploy/.env.example; no password is written in compose.yaml itself."""
     text = (DEPLOY / "compose.yaml").read_text()
     for service in compose()["services"].values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).is_file(), source
-    example = env_example()
+    templates = {path for service in compose()["services"].values() for path, _ in env_files(service)}
+    assert templates == {"finflow.env", "mlflow.env"}
+    assert (DEPLOY / "finflow.env.example").is_file()  # mlflow.env is optional (object store credentials)
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert required == {"POSTGRES_PASSWORD", "FINFLOW_DB_PASSWORD", "DAGSTER_DB_PASSWORD", "MLFLOW_DB_PASSWORD"}
-    assert required <= set(example)
+    assert required <= set(env_example(".env.example"))
     for service in compose()["services"].values():
         for name, value in service.get("environment", {}).items():
             if re.search(r"PASSWORD|SECRET", name):
@@ -171,19 +179,32 @@ def test_mounted_files_exist_and_secrets_come_from_the_env_file():
                 assert password.startswith("${"), f"{name} has a password written in compose.yaml"
 
 
-def env_example() -> dict[str, str]:
-    """deploy/.env.example's settings, commented-out ones included (name -> example value)."""
-    text = (DEPLOY / ".env.example").read_text()
+def test_only_the_services_running_finflow_get_its_secrets():
+    """FinFlow's env file goes to the code server and the review workspace only; the webserver and the daemon see
+    the Dagster database only, the review workspace not even that."""
+    services = compose()["services"]
+    with_finflow_env = {name for name, service in services.items() if ("finflow.env", True) in env_files(service)}
+    assert with_finflow_env == {"user-code", "review"}
+    for name in ("webserver", "daemon"):
+        assert set(services[name]["environment"]) == {"DAGSTER_HOME", "FINFLOW_DAGSTER_PG_URL"}
+    assert "FINFLOW_DAGSTER_PG_URL" not in services["review"]["environment"]
+    assert "FINFLOW_DAGSTER_PG_URL" in services["user-code"]["environment"]
+
+
+def env_example(name: str) -> dict[str, str]:
+    """The settings of deploy/``name``, commented-out ones included (name -> example value)."""
+    text = (DEPLOY / name).read_text()
     return dict(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$", text, re.MULTILINE))
 
 
-def test_env_example_holds_no_secret_and_only_real_settings():
-    example = env_example()
-    for name, value in example.items():
-        if re.search(r"PASSWORD|SECRET|_KEY$", name):
-            assert value in ("", "change-me"), f"{name} has a value in .env.example"
-    finflow = {name for name in example if name.startswith("FINFLOW_")}
-    compose_only = {"FINFLOW_DB_PASSWORD"}  # the warehouse role's password, interpolated into FINFLOW_DATABASE_URL
+@pytest.mark.parametrize("name", [".env.example", "finflow.env.example"])
+def test_env_examples_hold_no_secret_and_only_real_settings(name):
+    example = env_example(name)
+    for key, value in example.items():
+        if re.search(r"PASSWORD|SECRET|_KEY$", key):
+            assert value in ("", "change-me"), f"{key} has a value in {name}"
+    finflow = {key for key in example if key.startswith("FINFLOW_")}
+    compose_only = {"FINFLOW_DB_PASSWORD", "FINFLOW_IMAGE"}  # compose.yaml's own (docs/deploy.md lists them)
     assert finflow - compose_only <= documented_settings()
 
 
@@ -202,13 +223,14 @@ def test_compose_file_follows_the_compose_specification():
 
 
 def test_compose_config_when_docker_compose_is_installed(tmp_path):
-    """``docker compose config`` (schema, interpolation, merges) on a copy with .env.example as deploy/.env."""
+    """``docker compose config`` (schema, interpolation, merges) on a copy with the templates as the env files."""
     docker = shutil.which("docker")
     if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("the docker compose plugin is not installed here (the docker CLI alone has no `compose`)")
     copy = tmp_path / "deploy"
     shutil.copytree(DEPLOY, copy)
     shutil.copy(DEPLOY / ".env.example", copy / ".env")
+    shutil.copy(DEPLOY / "finflow.env.example", copy / "finflow.env")
     result = subprocess.run(
         [docker, "compose", "-f", str(copy / "compose.yaml"), "config", "--quiet"],
         capture_output=True,
