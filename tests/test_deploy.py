@@ -287,8 +287,10 @@ def test_compose_instance_keeps_finflows_instance_settings():
     """The queue, pool and run-monitoring settings are FinFlow's own (settings.DAGSTER_YAML), in compose and Helm."""
     ours = finflow_instance_settings()
     deployed = yaml.safe_load((DEPLOY / "dagster" / "dagster.yaml").read_text())
-    for section in ("concurrency", "run_monitoring", "telemetry"):
+    for section in ("concurrency", "telemetry"):
         assert deployed[section] == ours[section], section
+    # compose adds a bound on a run's time: its launcher has no worker health check (docs/deploy.md)
+    assert deployed["run_monitoring"] == {**ours["run_monitoring"], "max_runtime_seconds": 6 * 3600}
     assert deployed["storage"] == {"postgres": {"postgres_url": {"env": "FINFLOW_DAGSTER_PG_URL"}}}
     assert "run_launcher" not in deployed  # Dagster's DefaultRunLauncher: runs start inside the code server
 
@@ -322,7 +324,8 @@ def test_compose_instance_loads_on_postgresql(finflow_home, tmp_path, monkeypatc
             assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
             assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
             assert type(instance.run_storage).__module__.startswith("dagster_postgres")
-            assert instance.run_monitoring_enabled
+            assert instance.run_monitoring_enabled and instance.run_monitoring_max_runtime_seconds == 6 * 3600
+            assert not instance.run_launcher.supports_check_run_worker_health  # why max_runtime_seconds is set
             assert instance.get_runs() == []
 
 
