@@ -9,12 +9,12 @@ PER_DAY ?= 10000
 
 .PHONY: install browser demo test test-slow lint ui bench clean db-stop
 
-# pip's output goes to $(VENV)/install.log and is shown only when the install fails
-PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
-$(STAMP): pyproject.toml
+# scripts/install.sh is the one install step (the image, deploy/Dockerfile, runs it too); its output goes to
+# $(VENV)/install.log and is shown only when the install fails
+$(STAMP): pyproject.toml scripts/install.sh
 	@echo "installing FinFlow and its dependencies into $(VENV) (takes a few minutes the first time; log: $(VENV)/install.log)"
-	@$(PYTHON) -m venv $(VENV)
-	@( $(PIP) install --quiet --upgrade pip && $(PIP) install --quiet -e ".[dev]" ) > $(VENV)/install.log 2>&1 \
+	@mkdir -p $(VENV)
+	@PYTHON=$(PYTHON) sh scripts/install.sh $(VENV) dev > $(VENV)/install.log 2>&1 \
 		|| { cat $(VENV)/install.log; echo "pip install failed (log above, also in $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 

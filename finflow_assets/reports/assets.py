@@ -1,7 +1,9 @@
-"""Report assets, one factory over ``catalog.REPORTS``: a Postgres table plus CSV and HTML under ``reports/<date>/``."""
+"""Report assets, one factory over ``catalog.REPORTS``: a Postgres table plus CSV and HTML under ``reports/<date>/``
+(and a copy at ``FINFLOW_REPORTS_URL/<date>/`` when that is set: ``publish.py``)."""
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,6 +15,7 @@ from .catalog import REPORTS, ReportSpec
 from .charts import bar_chart, pivot
 from .files import markdown_table, write_csv, write_html
 from .metadata import metadata_value
+from .publish import publish
 
 
 def rebuild_table(conn: psycopg.Connection, spec: ReportSpec) -> None:
@@ -73,9 +76,13 @@ def report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     def _report(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
     ) -> dg.MaterializeResult:
+        folder = report_folder(data_folder)
         with retry_if_the_database_restarts(), warehouse.connect() as conn:
-            metadata = build_report(conn, spec, report_folder(data_folder))
+            metadata = build_report(conn, spec, folder)
             conn.commit()
+        published = publish([Path(metadata["csv"].value), Path(metadata["html"].value)], folder.name)
+        if published:
+            metadata["published"] = dg.MetadataValue.text(", ".join(published))
         context.log.info(f"{spec.name}: {metadata['rows'].value} rows → {metadata['html'].value}")
         return dg.MaterializeResult(metadata=metadata)
 
