@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..sources.raw_tables import ensure_raw_schema
-from ..sources.redeliveries import resolve
+from ..sources.redeliveries import reopen, resolve
 
 REVIEW_DDL = """
 create schema if not exists review;
@@ -441,8 +441,9 @@ def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
 
 def undo_decision(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str = "") -> dict:
     """Take back one decision (e.g. unlink a manual reconciliation match) by appending an ``undo`` row that reverses
-    it: the table stays append-only, the item returns to the queue and the next run stops applying it. A re-delivery
-    decision has already settled which file counts and is not undone here."""
+    it: the table stays append-only, the item returns to the queue and the next run stops applying it. Undoing a
+    re-delivery decision reopens its conflict in ``raw._superseded`` in the same transaction (the later lines held,
+    the earlier ones counting, as before the decision)."""
     ensure_review_tables(conn)
     with conn.transaction():
         return _undo(conn, decision_id, reviewer, note)
@@ -458,8 +459,11 @@ def _undo(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str) 
     ).fetchone()
     if target is None:
         raise DecisionError(f"decision {decision_id} is not in force (unknown, an undo, or already undone)")
-    if target[1] == "redelivery":
-        raise DecisionError(f"decision {decision_id} settled a re-delivery conflict and cannot be undone here")
+    if target[1] == "redelivery" and not reopen(conn, target[2]):
+        raise DecisionError(
+            f"decision {decision_id} settled re-delivery conflict {target[2]}, whose lines a later delivery has"
+            " taken over since: there is nothing to reopen"
+        )
     try:
         row = conn.execute(
             sql.SQL(

@@ -305,3 +305,73 @@ def test_users_and_rules_from_the_command_line(review_url, monkeypatch, tmp_path
     lines = seed_copy.read_text().splitlines()
     assert lines[:-1] == RULES_SEED.read_text().splitlines()
     assert lines[-1] == f"{rule['rule_id']},50,software_saas,,,^ZOOM\\.US"
+
+
+def _conflict(conn, conflict_id: str) -> None:
+    """A re-delivery conflict as ``sources/redeliveries.py`` records it: an earlier line disputed, the later line
+    that would replace it held."""
+    from finflow_assets.sources.raw_tables import ensure_raw_schema
+
+    ensure_raw_schema(conn)
+    conn.execute("delete from raw._superseded")
+    for side, status, amount in (("earlier", "disputed", "4.03"), ("later", "held", "400.03")):
+        conn.execute(
+            "insert into raw._superseded (transaction_id, source, conflict_id, side, status, load_id, source_row,"
+            " superseding_load_id, account, booked_date, amount, currency, description, reason, recorded_at)"
+            " values (%s, 'bank_operating', %s, %s, %s, gen_random_uuid(), 3, gen_random_uuid(), 'ACCT-1',"
+            " '2026-01-05', %s, 'USD', 'COFFEE', 'amount changed by a later delivery', now() - interval '1 day')",
+            (f"{conflict_id}-{side}", conflict_id, side, status, amount),
+        )
+
+
+@pytest.mark.parametrize("decision", ["keep_earlier", "approve"])
+def test_a_redelivery_decision_is_undone_like_any_other(app, review_url, decision):
+    """Undo of the last decision reopens the conflict: the later line is held and the earlier one counts again
+    (with a new ``recorded_at``, so the next run re-validates both), and the item is back in the queue."""
+    from finflow_assets.intelligence.review import rebuild_queue
+
+    with connect(review_url, autocommit=True) as conn:
+        _conflict(conn, "c-1")
+        rebuild_queue(conn)
+        before = conn.execute("select max(recorded_at) from raw._superseded").fetchone()[0]
+    client, token = signed_in(app, "rita")
+    assert 'data-item="redelivery:c-1"' in client.get("/?type=redelivery").text
+    client.post("/decide", data={"csrf": token, "item": "redelivery:c-1", "decision": decision, "return_to": "/"})
+
+    def statuses() -> dict[str, str]:
+        with connect(review_url) as conn:
+            return dict(conn.execute("select side, status from raw._superseded").fetchall())
+
+    settled = {"earlier": "kept", "later": "superseded"} if decision == "keep_earlier" else {
+        "earlier": "superseded",
+        "later": "released",
+    }
+    assert statuses() == settled
+    assert 'data-item="redelivery:c-1"' not in client.get("/?type=redelivery").text
+
+    client.post("/undo", data={"csrf": token, "return_to": "/"})
+    assert decisions(review_url)[-1][1:3] == ("c-1", "undo")
+    assert statuses() == {"earlier": "disputed", "later": "held"}
+    with connect(review_url, autocommit=True) as conn:
+        assert conn.execute("select min(recorded_at) from raw._superseded").fetchone()[0] > before
+        rebuild_queue(conn)
+    assert 'data-item="redelivery:c-1"' in client.get("/?type=redelivery").text
+    # decided again after the undo: the conflict settles as any open one does
+    client.post("/decide", data={"csrf": token, "item": "redelivery:c-1", "decision": decision})
+    assert statuses() == settled
+
+
+def test_undoing_a_redelivery_decision_whose_lines_moved_on_is_refused(review_url):
+    """A later delivery took the decided lines over (a new conflict id): the old decision has nothing to reopen and
+    stays in force."""
+    from finflow_assets.intelligence.review import DecisionError, rebuild_queue, record_decision, undo_decision
+
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn)
+        _conflict(conn, "c-2")
+        rebuild_queue(conn)
+        decided = record_decision(conn, "c-2", "keep_earlier", "rita")
+        conn.execute("update raw._superseded set conflict_id = 'c-3'")
+        with pytest.raises(DecisionError, match="nothing to reopen"):
+            undo_decision(conn, decided["decision_id"], "rita")
+        assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 1
