@@ -342,10 +342,14 @@ def test_a_redelivery_decision_is_undone_like_any_other(app, review_url, decisio
         with connect(review_url) as conn:
             return dict(conn.execute("select side, status from raw._superseded").fetchall())
 
-    settled = {"earlier": "kept", "later": "superseded"} if decision == "keep_earlier" else {
-        "earlier": "superseded",
-        "later": "released",
-    }
+    settled = (
+        {"earlier": "kept", "later": "superseded"}
+        if decision == "keep_earlier"
+        else {
+            "earlier": "superseded",
+            "later": "released",
+        }
+    )
     assert statuses() == settled
     assert 'data-item="redelivery:c-1"' not in client.get("/?type=redelivery").text
 
@@ -375,3 +379,42 @@ def test_undoing_a_redelivery_decision_whose_lines_moved_on_is_refused(review_ur
         with pytest.raises(DecisionError, match="nothing to reopen"):
             undo_decision(conn, decided["decision_id"], "rita")
         assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 1
+
+
+def test_new_passwords_are_hashed_at_owasps_scrypt_minimum_by_default():
+    """The production cost (not the tests' cheap one): what a fresh process hashes with is at least n=2**17, r=8,
+    p=1, and such a hash verifies (scrypt's memory limit is raised to fit it)."""
+    import subprocess
+    import sys
+
+    from finflow_assets.review_app.users import DEFAULT_COST, verify_password
+    from tests.conftest import REPO_ROOT
+
+    assert DEFAULT_COST.n >= 2**17 and DEFAULT_COST.r >= 8 and DEFAULT_COST.p >= 1
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from finflow_assets.review_app.users import hash_password; print(hash_password('a secret pass'))",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    scheme, n, r, p, _, _ = made.split("$")
+    assert scheme == "scrypt" and int(n) >= 2**17 and int(r) >= 8 and int(p) >= 1
+    assert verify_password("a secret pass", made) and not verify_password("a secret pasS", made)
+
+
+def test_an_older_cheaper_hash_still_signs_in_and_is_rehashed_at_the_current_cost(app, review_url):
+    from finflow_assets.review_app.users import COST, ScryptCost, hash_password, needs_rehash
+
+    older = hash_password(PASSWORD, ScryptCost(COST.n // 2, COST.r, COST.p))
+    with connect(review_url, autocommit=True) as conn:
+        conn.execute("update review.users set password_hash = %s where username = 'rita'", (older,))
+    signed_in(app, "rita")
+    with connect(review_url) as conn:
+        stored = conn.execute("select password_hash from review.users where username = 'rita'").fetchone()[0]
+    assert stored != older and stored.split("$")[1:4] == [str(v) for v in COST] and not needs_rehash(stored)
+    signed_in(app, "rita")  # and the new hash works
