@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from ..memory import release_freed_memory
+from ..notify.links import queue_link
 from ..notify.resource import NotifierResource
 from ..resources import DataFolderResource, MlflowResource, WarehouseResource
 from ..settings import mlflow_artifact_root
@@ -248,6 +249,7 @@ def transaction_categories(
             "auto_apply_threshold": dg.MetadataValue.float(champion.threshold),
             "model": f"{CATEGORIZER} v{champion.version}",
             "rows_per_second": round(written / seconds) if written else 0,
+            "review_queue": dg.MetadataValue.url(queue_link("category")),
         }
     )
 
@@ -392,6 +394,7 @@ def transaction_anomalies(
             "history_rows": 0 if history is None else len(history),
             "model": f"{ANOMALY} v{version}",
             "rows_per_second": round(written / seconds) if seconds > 0 else 0,
+            "review_queue": dg.MetadataValue.url(queue_link("anomaly")),
         }
     )
 
@@ -430,6 +433,8 @@ def review_queue(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "transaction_share": dg.MetadataValue.float(
                 anomalies_and_categories / transactions if transactions else 0.0
             ),
+            "review_workspace": dg.MetadataValue.url(queue_link()),
+            **{f"review_{item}": dg.MetadataValue.url(queue_link(item)) for item in counts},
         }
     )
 

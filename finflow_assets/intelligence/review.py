@@ -303,6 +303,7 @@ def search_queue(
     conn: psycopg.Connection,
     *,
     item_type: str | None = None,
+    item_id: str | None = None,
     source: str | None = None,
     text: str | None = None,
     account: str | None = None,
@@ -325,6 +326,7 @@ def search_queue(
     params: list[object] = []
     filters = (
         ("q.item_type = %s", item_type),
+        ("q.item_id = %s", item_id),
         ("q.source = %s", source),
         ("q.description ilike '%%' || %s || '%%'", text),
         (f"{extra['account_id']} ilike '%%' || %s", account),

@@ -36,6 +36,7 @@ from starlette.templating import Jinja2Templates
 
 from ..intelligence import review
 from ..intelligence.pending_rules import RuleError, merchant_pattern, propose_rule
+from ..notify.links import REVIEW_HOST, REVIEW_PORT
 from ..settings import paths
 from ..warehouse import connect
 from . import dashboard
@@ -192,6 +193,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
         item_type = params.get("type") or None
         return {
             "item_type": item_type if item_type in review.ITEM_TYPES else None,
+            "item_id": params.get("item") or None,  # one item (the links in alerts and e-mails)
             "source": params.get("source") or None,
             "text": params.get("q") or None,
             "account": params.get("account") or None,
@@ -428,7 +430,7 @@ class SecurityHeaders:
         await self.app(scope, receive, add_headers)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, database_url: str | None = None) -> None:
+def serve(host: str = REVIEW_HOST, port: int = REVIEW_PORT, database_url: str | None = None) -> None:
     """Run the workspace with uvicorn until SIGINT/SIGTERM (open connections get 5 s to finish)."""
     import uvicorn
 

@@ -418,3 +418,32 @@ def test_an_older_cheaper_hash_still_signs_in_and_is_rehashed_at_the_current_cos
         stored = conn.execute("select password_hash from review.users where username = 'rita'").fetchone()[0]
     assert stored != older and stored.split("$")[1:4] == [str(v) for v in COST] and not needs_rehash(stored)
     signed_in(app, "rita")  # and the new hash works
+
+
+def test_links_in_alerts_e_mails_and_metadata_open_the_item_they_name(app, monkeypatch):
+    """``notify/links.py`` builds the links alerts, report e-mails and asset metadata carry; opened in the workspace,
+    a queue link shows exactly the item (or type) it names and a transaction link that transaction's page."""
+    from finflow_assets.notify.links import dashboard_link, queue_link, transaction_link
+    from finflow_assets.reports.assets import review_links
+    from finflow_assets.reports.catalog import ANOMALIES_FOR_REVIEW, DATA_QUALITY_SUMMARY
+
+    monkeypatch.setenv("FINFLOW_REVIEW_URL", "https://review.example.com/")
+    base = "https://review.example.com"
+    client, _ = signed_in(app, "rita")
+
+    def opened(link: str) -> str:
+        assert link.startswith(base + "/")
+        response = client.get(link.removeprefix(base))
+        assert response.status_code == 200
+        return response.text
+
+    one = opened(queue_link("category", "tx-3"))
+    assert re.findall(r'data-item="([^"]+)"', one) == ["category:tx-3"] and "Showing item" in one
+    anomalies = opened(queue_link("anomaly"))
+    assert re.findall(r'data-item="([^"]+)"', anomalies) == ["anomaly:tx-odd"]
+    assert "WIRE OUT NEW LLC" in opened(transaction_link("tx-odd"))
+    assert opened(dashboard_link()).count('id="headlines"') == 1
+    assert review_links(ANOMALIES_FOR_REVIEW)["review_queue"].value == f"{base}/?type=anomaly"
+    assert set(review_links(DATA_QUALITY_SUMMARY)) == {"dashboard"}
+    monkeypatch.delenv("FINFLOW_REVIEW_URL")
+    assert queue_link() == "http://127.0.0.1:3001/"  # finflow review serve's and finflow ui's default
