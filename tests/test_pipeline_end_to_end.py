@@ -304,6 +304,15 @@ def test_models_are_registered_and_every_transaction_is_scored_and_queued(pipeli
     ).fetchone()
     assert unsure == queued
     assert db.execute("select count(*) from review.review_queue where reason = ''").fetchone()[0] == 0
+    # a reviewer sees the model's top 3 with their probabilities: stored for every line sent to review, best first
+    tops = db.execute(
+        "select predicted_category, confidence, top_categories from ml.transaction_categories"
+        " where method = 'ml' and needs_review"
+    ).fetchall()
+    assert tops and all(len(top) == 3 and top[0]["category"] == best for best, _, top in tops)
+    assert all(abs(top[0]["probability"] - confidence) < 1e-3 for _, confidence, top in tops)
+    assert all(a["probability"] >= b["probability"] for _, _, top in tops for a, b in zip(top, top[1:]))
+    assert meta["review_queue"]["review_category"].value.endswith("/?type=category")  # linked from the Dagster UI
 
 
 def test_training_waits_for_the_schedule_once_a_champion_exists(pipeline_run):

@@ -31,6 +31,7 @@ from .scores import (
     copy_categories,
     ensure_tables,
     labeled_history,
+    top_categories,
     unscored_transactions,
 )
 
@@ -224,6 +225,10 @@ def transaction_categories(
         scored = frame[~ledger]
         if len(scored):
             routed = route_predictions(champion.model, scored, champion.threshold)
+            unsure = routed["needs_review"].to_numpy()
+            routed["top_categories"] = None  # for the reviewer: the model's top 3 with their probabilities
+            if unsure.any():
+                routed.loc[routed.index[unsure], "top_categories"] = top_categories(champion.model, scored[unsure])
             rows.append(
                 routed.assign(
                     transaction_id=scored["transaction_id"],

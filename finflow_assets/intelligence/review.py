@@ -316,12 +316,20 @@ def search_queue(
     limit: int = 50,
 ) -> tuple[list[dict], int, dict[str, int]]:
     """A page of pending items with filters (all bound as parameters) and the transaction's account, base amount
-    and counterparty; returns (rows, rows matching the filters, pending items per type)."""
+    and, for a category item, the model's top categories with their probabilities; returns (rows, rows matching
+    the filters, pending items per type)."""
     ensure_review_tables(conn)
     has_facts = relation_exists(conn, "marts.fct_transactions")
     fact_columns = _columns(conn, "marts", "fct_transactions") if has_facts else set()
     extra = {name: (f"t.{name}" if name in fact_columns else "null") for name in ("account_id", "amount_base")}
     join = "left join marts.fct_transactions t on t.transaction_id = q.transaction_id" if has_facts else ""
+    if "top_categories" in _columns(conn, "ml", "transaction_categories"):  # the model's top 3, for categories
+        extra["top_categories"] = "c.top_categories"
+        join += (
+            " left join ml.transaction_categories c on c.transaction_id = q.transaction_id and q.item_type = 'category'"
+        )
+    else:
+        extra["top_categories"] = "null::jsonb"
     conditions = [sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))]
     params: list[object] = []
     filters = (

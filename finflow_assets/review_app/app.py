@@ -98,9 +98,9 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
 
     known: dict[str, object] = {"at": 0.0, "categories": []}
 
-    async def categories() -> list[str]:
+    async def categories(fresh: bool = False) -> list[str]:
         """The company's categories (any vocabulary: what its rules, reports and model use), kept a minute."""
-        if time.monotonic() - known["at"] > CATEGORIES_TTL:
+        if fresh or time.monotonic() - known["at"] > CATEGORIES_TTL:
             known["categories"] = await run(dashboard.company_categories)
             known["at"] = time.monotonic()
         return known["categories"]
@@ -253,14 +253,19 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
             data, who = await form(request)
         except Forbidden as error:
             return PlainTextResponse(str(error), status_code=403)
+        if data.get("pick"):  # one of the model's top categories for one item: "decision|type:id|category"
+            decision, _, rest = data["pick"].partition("|")
+            item, _, picked = rest.rpartition("|")
+            data.update(item=[item], decision=decision, category=picked)
         items = []
         for value in data.get("item", []):
             item_type, _, item_id = value.partition(":")
             if item_type in review.ITEM_TYPES and item_id:
                 items.append((item_type, item_id))
         decision = data.get("decision", "")
-        category = (data.get("category") or "").strip() or None
-        if decision == "recategorize" and category not in await categories():
+        # approve records each item's own suggestion, whatever the category box holds
+        category = None if decision == "approve" else (data.get("category") or "").strip() or None
+        if decision == "recategorize" and category not in await categories() and category not in await categories(True):
             request.session["flash"] = f"unknown category {category!r}"
             return RedirectResponse(back(data), status_code=303)
         if not items:

@@ -86,7 +86,8 @@ def figures(conn: psycopg.Connection) -> dict:
 
 def company_categories(conn: psycopg.Connection) -> list[str]:
     """The categories in use: the analysts' rules, the category report (every category applied), the queue's
-    suggestions; FinFlow's default taxonomy when the warehouse has none yet (a fresh install)."""
+    suggestions and the model's top 3 for the queued items; FinFlow's default taxonomy when the warehouse has none
+    yet (a fresh install)."""
     found = {rule["category"] for rule in seed_rules()}
     for table, column in (("reports.category_summary", "category"), ("review.review_queue", "suggested_category")):
         if relation_exists(conn, table):
@@ -94,8 +95,30 @@ def company_categories(conn: psycopg.Connection) -> list[str]:
                 sql.Identifier(column), sql.Identifier(*table.split(".")), sql.Identifier(column)
             )
             found |= {row[0] for row in conn.execute(query).fetchall()}
+    if relation_exists(conn, "review.review_queue") and _has_column(
+        conn, "ml", "transaction_categories", "top_categories"
+    ):
+        found |= {
+            row[0]
+            for row in conn.execute(
+                "select distinct e ->> 'category' from review.review_queue q"
+                " join ml.transaction_categories c on c.transaction_id = q.transaction_id"
+                " cross join lateral jsonb_array_elements(c.top_categories) e"
+                " where q.item_type = 'category' and jsonb_typeof(c.top_categories) = 'array'"
+            ).fetchall()
+            if row[0]
+        }
     found.discard("")
     return sorted(found) if len(found) > 1 else list(DEFAULT_CATEGORIES)
+
+
+def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
+    return bool(
+        conn.execute(
+            "select 1 from information_schema.columns where table_schema = %s and table_name = %s and column_name = %s",
+            (schema, table, column),
+        ).fetchone()
+    )
 
 
 # DESIGN.md's taxonomy, for a warehouse with no categories yet

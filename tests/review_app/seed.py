@@ -40,6 +40,24 @@ select 'tx-' || g, %(source)s, 'src-' || g, 'ACCT-000123' || (g %% 3), current_d
 from generate_series(%(first)s::int, %(last)s::int) g
 """
 
+# the scores of the unsure lines, with the model's top 3 as the categorizer asset stores them (scores.top_categories)
+TOP_THREE = """
+insert into ml.transaction_categories
+    (transaction_id, category, confidence, method, auto_apply_threshold, predicted_category, needs_review,
+     top_categories)
+select transaction_id, 'uncategorized', category_confidence, 'ml', 0.85, suggested_category, true,
+       jsonb_build_array(
+           jsonb_build_object('category', suggested_category, 'probability', round(category_confidence::numeric, 4)),
+           jsonb_build_object('category', case when suggested_category = 'travel' then 'meals_entertainment'
+                                              else 'travel' end,
+                              'probability', round((1 - category_confidence)::numeric * 0.6, 4)),
+           jsonb_build_object('category', 'marketing_advertising',
+                              'probability', round((1 - category_confidence)::numeric * 0.3, 4)))
+from marts.fct_transactions
+where category_needs_review
+"""
+SECOND_CHOICE = "travel"  # the model's second category for the merchant's lines
+
 # a table with fct_reconciliation's columns that the workspace reads (the dbt view is exercised end to end)
 RECONCILIATION = """
 create table marts.fct_reconciliation (
@@ -110,11 +128,7 @@ def seed(conn: psycopg.Connection, *, filler: int = 0, reconciliation: bool = Fa
          'landing/cards.json', 7)
         """
     )
-    add(
-        "insert into ml.transaction_categories (transaction_id, category, confidence, method, auto_apply_threshold)"
-        " select transaction_id, 'uncategorized', category_confidence, 'ml', 0.85 from marts.fct_transactions"
-        " where category_needs_review"
-    )
+    add(TOP_THREE)
     if reconciliation:
         conn.execute(RECONCILIATION)
     rebuild_table(conn, CATEGORY_SUMMARY)  # the report's table, as the report asset writes it

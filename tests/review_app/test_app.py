@@ -12,7 +12,7 @@ from finflow_assets.review_app.app import create_app
 from finflow_assets.review_app.users import disable_user
 from finflow_assets.warehouse import connect
 
-from .seed import MERCHANT, MERCHANT_LINES, PASSWORD, SQLI, XSS, seed
+from .seed import MERCHANT, MERCHANT_LINES, PASSWORD, SECOND_CHOICE, SQLI, XSS, seed
 
 
 @pytest.fixture
@@ -447,3 +447,37 @@ def test_links_in_alerts_e_mails_and_metadata_open_the_item_they_name(app, monke
     assert set(review_links(DATA_QUALITY_SUMMARY)) == {"dashboard"}
     monkeypatch.delenv("FINFLOW_REVIEW_URL")
     assert queue_link() == "http://127.0.0.1:3001/"  # finflow review serve's and finflow ui's default
+
+
+def test_the_models_top_three_come_first_and_one_click_decides(app, review_url):
+    """A category item shows the model's three best categories with their probabilities before the type-ahead;
+    clicking one records it (the suggestion as approve, another as recategorize); a made-up one is refused."""
+    client, token = signed_in(app, "rita")
+    page = client.get("/?q=ACME+OFFICE+SUPPLY+1002").text
+    picks = re.findall(
+        r'<button type="submit" class="pick" name="pick" value="([^"]+)"[^>]*>([^<]+)<span class="p">(\d+)%', page
+    )
+    assert [(value, label.strip(), int(p)) for value, label, p in picks] == [
+        ("approve|category:tx-2|office_supplies_equipment", "office_supplies_equipment", 52),
+        (f"recategorize|category:tx-2|{SECOND_CHOICE}", SECOND_CHOICE, 29),
+        ("recategorize|category:tx-2|marketing_advertising", "marketing_advertising", 14),
+    ]
+    client.post("/decide", data={"csrf": token, "pick": picks[1][0], "return_to": "/"})
+    client.post("/decide", data={"csrf": token, "pick": "approve|category:tx-3|office_supplies_equipment"})
+    client.post("/decide", data={"csrf": token, "pick": "recategorize|category:tx-4|made_up"})
+    assert decisions(review_url) == [
+        ("category", "tx-2", "recategorize", SECOND_CHOICE, "rita", None),
+        ("category", "tx-3", "approve", "office_supplies_equipment", "rita", None),
+    ]
+    detail = client.get("/transactions/tx-4").text
+    tops = detail.split('id="top-categories"', 1)[1].split("</div>", 1)[0]
+    assert re.findall(r'name="category" value="([^"]+)"', tops) == [
+        "office_supplies_equipment",
+        SECOND_CHOICE,
+        "marketing_advertising",
+    ]
+    typeahead = re.findall(
+        r'<option value="([^"]+)">', detail.split('id="tx-categories"', 1)[1].split("</datalist>")[0]
+    )
+    assert typeahead[:3] == ["office_supplies_equipment", SECOND_CHOICE, "marketing_advertising"]
+    assert len(typeahead) == len(set(typeahead)) > 3
