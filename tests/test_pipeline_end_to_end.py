@@ -311,7 +311,7 @@ def test_models_are_registered_and_every_transaction_is_scored_and_queued(pipeli
     ).fetchall()
     assert tops and all(len(top) == 3 and top[0]["category"] == best for best, _, top in tops)
     assert all(abs(top[0]["probability"] - confidence) < 1e-3 for _, confidence, top in tops)
-    assert all(a["probability"] >= b["probability"] for _, _, top in tops for a, b in zip(top, top[1:]))
+    assert all(a["probability"] >= b["probability"] for _, _, top in tops for a, b in zip(top, top[1:], strict=False))
     assert meta["review_queue"]["review_category"].value.endswith("/?type=category")  # linked from the Dagster UI
 
 
