@@ -518,7 +518,7 @@ def test_scoring_with_the_model_store_unavailable_fails_clearly_and_writes_nothi
     assert snapshot() == before
 
 
-def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, tmp_path):
+def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, finflow_home, tmp_path):
     """The review workspace's acceptance run, on the demo's warehouse: ``finflow review serve`` and headless
     Chromium. A reviewer approves a suggestion, bulk-recategorizes one merchant's lines, clears an anomaly, links an
     unmatched item and makes a rule from a decision; the decisions are in the database and, after the next run, in
@@ -679,6 +679,19 @@ def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, tmp_
                         assert abs(float(text.replace(",", "")) - float(value)) < 0.005, (label, text, value)
                     else:
                         assert text == str(value), label
+                # the newest day's money in and out and reviewers' corrections: the category report's file of today
+                newest = viewer.eval_on_selector_all(
+                    "#by-day tr:nth-child(2) td", "cells => cells.map(c => c.textContent)"
+                )
+                report_file = finflow_home.reports / datetime.now(UTC).date().isoformat() / "category_summary.csv"
+                with report_file.open(newline="") as handle:
+                    day = [r for r in csv.DictReader(handle) if r["booked_date"] == newest[0]]
+                assert day
+                for shown_value, column in zip(
+                    newest[1:], ("transactions", "money_in", "money_out", "by_reviewer"), strict=True
+                ):
+                    total = sum(Decimal(r[column] or 0) for r in day)
+                    assert abs(Decimal(shown_value.replace(",", "") or 0) - total) < Decimal("0.005"), column
                 token = viewer.get_attribute("input[name=csrf]", "value")
                 refused = viewer.request.post(
                     base + "/decide", form={"csrf": token, "item": f"category:{bulk[0]}", "decision": "approve"}

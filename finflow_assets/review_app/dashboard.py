@@ -51,8 +51,20 @@ def figures(conn: psycopg.Connection) -> dict:
             """,
             (RECENT_DAYS,),
         )
+        # today's and the recent days' totals: the same report rows summed per day (corrected = by a reviewer)
+        out["by_day"] = _rows(
+            conn,
+            """
+            select booked_date, sum(transactions) as transactions, coalesce(sum(money_in), 0) as money_in,
+                   coalesce(sum(money_out), 0) as money_out, sum(by_reviewer) as corrected_by_reviewers
+            from reports.category_summary
+            where booked_date > (select max(booked_date) from reports.category_summary) - %s
+            group by 1 order by 1 desc
+            """,
+            (RECENT_DAYS,),
+        )
     else:
-        out["by_category"] = []
+        out["by_category"] = out["by_day"] = []
     out["by_account"] = (
         _rows(conn, "select * from reports.reconciliation_report order by source, account")
         if relation_exists(conn, "reports.reconciliation_report")

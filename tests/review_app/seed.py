@@ -24,7 +24,7 @@ drop table if exists marts.fct_transactions;
 drop table if exists marts.fct_reconciliation;
 create table marts.fct_transactions (
     transaction_id text primary key, source text, source_transaction_id text, account_id text, booked_date date,
-    amount numeric, currency text, amount_base numeric, description_raw text, counterparty_raw text, category text,
+    amount numeric, currency text, amount_base numeric, description_raw text, counterparty text, category text,
     category_confidence double precision, category_method text, categorized_by text, category_needs_review boolean,
     suggested_category text, anomaly_score double precision, anomaly_flagged boolean, anomaly_review_status text,
     anomaly_reasons text, anomaly_scored_by text, load_id uuid, source_file text, source_row int

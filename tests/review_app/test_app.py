@@ -97,6 +97,14 @@ def test_a_viewer_sees_the_dashboard_and_cannot_decide(app, review_url):
     assert client.get("/dashboard").status_code == 200
     data = client.get("/dashboard/data").json()
     assert {row["item_type"]: row["items"] for row in data["queue"]}["category"] == MERCHANT_LINES + 3
+    with connect(review_url) as conn:  # today and recent days: the category report's rows summed per day
+        days = conn.execute(
+            "select booked_date::text, sum(transactions), sum(money_out) from reports.category_summary"
+            " group by 1 order by 1 desc limit 7"
+        ).fetchall()
+    assert [(d["booked_date"], d["transactions"], d["money_out"]) for d in data["by_day"]] == [
+        (day, int(n), float(out)) for day, n, out in days
+    ]
     queue = client.get("/").text
     assert 'name="item"' not in queue  # read-only: no checkboxes, no decision buttons
     for path, form in (

@@ -76,6 +76,8 @@
           headlines.appendChild(card);
         });
       });
+      table(document.getElementById("by-day"), data.by_day,
+        ["booked_date", "transactions", "money_in", "money_out", "corrected_by_reviewers"]);
       table(document.getElementById("queue"), data.queue, ["item_type", "items", "oldest_days", "amount"]);
       table(document.getElementById("freshness"), data.freshness, ["source", "last_delivery", "age_hours"],
         (row) => (row.late ? "late" : ""));
