@@ -116,6 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"reports:      {home.reports}\n"
         f"ground truth: {sim.truth_file}\n"
         f"Dagster UI:   finflow ui   (then open http://127.0.0.1:3000 — lineage, runs and checks)\n"
+        f"review:       {review_url()}/ (started by finflow ui; finflow users add NAME --role reviewer)\n"
         f'database:     finflow db url   (psql "$(finflow db url)")'
     )
     return 0

@@ -643,7 +643,7 @@ def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, finf
                 ).fetchone() == ("rita", approved["suggested_category"])
 
                 # the next run
-                assert materialize_everything("fct_transactions* or fct_reconciliation*").success
+                assert materialize_everything("key:fct_transactions+ or key:fct_reconciliation+").success
                 facts = {
                     r[0]: r[1:]
                     for r in db.execute(
