@@ -180,7 +180,8 @@ def relation_exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
 
 
-def _columns(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+def columns_of(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    """A table's column names (none when it does not exist): tables built elsewhere may lack newer columns."""
     rows = conn.execute(
         "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
         (schema, table),
@@ -194,7 +195,7 @@ def _reconciliation_query(conn: psycopg.Connection) -> sql.Composable | None:
     whose counterpart may still arrive (``within_window``) is not queued yet."""
     if not relation_exists(conn, RECONCILIATION):
         return None
-    columns = _columns(conn, "marts", "fct_reconciliation")
+    columns = columns_of(conn, "marts", "fct_reconciliation")
     if "status" not in columns:
         return None
 
@@ -320,7 +321,7 @@ def search_queue(
     the filters, pending items per type)."""
     ensure_review_tables(conn)
     has_facts = relation_exists(conn, "marts.fct_transactions")
-    fact_columns = _columns(conn, "marts", "fct_transactions") if has_facts else set()
+    fact_columns = columns_of(conn, "marts", "fct_transactions") if has_facts else set()
     extra = {name: (f"t.{name}" if name in fact_columns else "null") for name in ("account_id", "amount_base")}
     join = "left join marts.fct_transactions t on t.transaction_id = q.transaction_id" if has_facts else ""
     conditions = [sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))]
@@ -371,7 +372,7 @@ def _add_top_categories(conn: psycopg.Connection, rows: list[dict]) -> None:
     the planner picked a plan twenty times slower while the decisions' statistics lagged a bulk decision)."""
     wanted = [row["transaction_id"] for row in rows if row["item_type"] == "category" and row["transaction_id"]]
     found = {}
-    if wanted and "top_categories" in _columns(conn, "ml", "transaction_categories"):
+    if wanted and "top_categories" in columns_of(conn, "ml", "transaction_categories"):
         found = dict(
             conn.execute(
                 "select transaction_id, top_categories from ml.transaction_categories where transaction_id = any(%s)",

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..intelligence.pending_rules import seed_rules
-from ..intelligence.review import reconciliation_candidates, relation_exists
+from ..intelligence.review import columns_of, reconciliation_candidates, relation_exists
 from ..reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
 from ..sources.registry import SOURCES
 
@@ -107,8 +107,8 @@ def company_categories(conn: psycopg.Connection) -> list[str]:
                 sql.Identifier(column), sql.Identifier(*table.split(".")), sql.Identifier(column)
             )
             found |= {row[0] for row in conn.execute(query).fetchall()}
-    if relation_exists(conn, "review.review_queue") and _has_column(
-        conn, "ml", "transaction_categories", "top_categories"
+    if relation_exists(conn, "review.review_queue") and "top_categories" in columns_of(
+        conn, "ml", "transaction_categories"
     ):
         found |= {
             row[0]
@@ -122,15 +122,6 @@ def company_categories(conn: psycopg.Connection) -> list[str]:
         }
     found.discard("")
     return sorted(found) if len(found) > 1 else list(DEFAULT_CATEGORIES)
-
-
-def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
-    return bool(
-        conn.execute(
-            "select 1 from information_schema.columns where table_schema = %s and table_name = %s and column_name = %s",
-            (schema, table, column),
-        ).fetchone()
-    )
 
 
 # DESIGN.md's taxonomy, for a warehouse with no categories yet
