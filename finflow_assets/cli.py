@@ -11,9 +11,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from .notify.links import REVIEW_PORT, review_url
 from .settings import REPO_ROOT, ensure_dagster_home, paths
 
 log = logging.getLogger("finflow")
@@ -114,6 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"reports:      {home.reports}\n"
         f"ground truth: {sim.truth_file}\n"
         f"Dagster UI:   finflow ui   (then open http://127.0.0.1:3000 — lineage, runs and checks)\n"
+        f"review:       {review_url()}/ (started by finflow ui; finflow users add NAME --role reviewer)\n"
         f'database:     finflow db url   (psql "$(finflow db url)")'
     )
     return 0
@@ -469,6 +472,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         from .review_app.app import serve
 
         print(f"review workspace on http://{args.host}:{args.port}/  (finflow users add NAME --role reviewer)")
+        if args.port != REVIEW_PORT and not os.environ.get("FINFLOW_REVIEW_URL"):
+            print(f"alerts, e-mails and the Dagster UI link to {review_url()}: set FINFLOW_REVIEW_URL for the runs")
         serve(args.host, args.port)
         return 0
     if args.action == "list":
@@ -612,19 +617,35 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(check.status == "FAIL" for check in results) else 0
 
 
+def review_command(host: str, port: int) -> list[str]:
+    """The review workspace's server (``finflow review serve``) as a command of its own, for ``finflow ui``."""
+    return [sys.executable, "-m", "finflow_assets.cli", "review", "serve", "--host", host, "--port", str(port)]
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    """The Dagster UI (with its daemon) and, beside it, the review workspace, stopped together."""
     _use_dagster_home()
     command, cwd = ui_command(args.host, args.port)
     print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)")
-    return supervise(command, cwd=cwd)
+    companions = []
+    if args.review_port:
+        companions.append(review_command(args.host, args.review_port))
+        # the runs this UI launches link their metadata and alerts to this workspace (unless told another address)
+        reachable = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104 - compared, not bound
+        os.environ.setdefault("FINFLOW_REVIEW_URL", f"http://{reachable}:{args.review_port}")
+        print(f"review workspace on http://{args.host}:{args.review_port}/ (--review-port 0: not started)")
+    return supervise(command, cwd=cwd, companions=companions)
 
 
-def supervise(command: list[str], *, cwd: Path | None = None, grace: float = 7.0) -> int:
-    """Run a server command until it ends or FinFlow is told to stop (Ctrl-C, SIGTERM, SIGHUP); then stop it and
-    every process it started within ``grace`` seconds.
+def supervise(
+    command: list[str], *, cwd: Path | None = None, companions: Sequence[list[str]] = (), grace: float = 7.0
+) -> int:
+    """Run a server command, and ``companions`` beside it, until the command ends or FinFlow is told to stop
+    (Ctrl-C, SIGTERM, SIGHUP); then stop them and every process they started within ``grace`` seconds. A companion
+    that ends early (e.g. its port is taken) is reported and the command goes on without it.
 
     ``dagster dev`` shuts its webserver, daemon and code server down on SIGINT but not always promptly, and a
-    SIGTERM to FinFlow alone would leave all of them running: so the command runs in a session of its own, gets
+    SIGTERM to FinFlow alone would leave all of them running: so each command runs in a session of its own, gets
     SIGINT, and whatever of it is still alive after the grace period is killed, children first collected.
     """
     import signal
@@ -632,6 +653,8 @@ def supervise(command: list[str], *, cwd: Path | None = None, grace: float = 7.0
     import psutil
 
     process = subprocess.Popen(command, cwd=cwd, start_new_session=True)
+    others = [subprocess.Popen(companion, cwd=cwd, start_new_session=True) for companion in companions]
+    reported: set[int] = set()
     stopping = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
@@ -640,12 +663,15 @@ def supervise(command: list[str], *, cwd: Path | None = None, grace: float = 7.0
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         while process.poll() is None and not stopping.wait(0.2):
-            pass
-        if process.poll() is not None:
-            return process.returncode
-        family = [process.pid, *(child.pid for child in psutil.Process(process.pid).children(recursive=True))]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
+            for other in others:
+                if other.poll() is not None and other.pid not in reported:
+                    reported.add(other.pid)
+                    print(f"{' '.join(other.args[-6:])} ended (exit {other.returncode}); the rest goes on")
+        running = [p for p in (process, *others) if p.poll() is None]
+        family = [pid for p in running for pid in (p.pid, *(c.pid for c in _children(p.pid)))]
+        for member in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(member.pid, signal.SIGINT)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(psutil.pid_exists(pid) and _alive(pid) for pid in family):
             time.sleep(0.1)
@@ -653,7 +679,10 @@ def supervise(command: list[str], *, cwd: Path | None = None, grace: float = 7.0
         for pid in family:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        process.wait(timeout=5)
+        for member in (process, *others):
+            member.wait(timeout=5)
+        if not stopping.is_set():
+            return process.returncode
         print("stopped")
         return 0
     finally:
@@ -727,9 +756,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI on localhost")
+    ui = sub.add_parser("ui", help="start the Dagster UI and the review workspace on localhost")
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default localhost only)")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument(
+        "--review-port",
+        type=int,
+        default=REVIEW_PORT,
+        help=f"the review workspace's port (default {REVIEW_PORT}; 0: none)",
+    )
     ui.set_defaults(func=cmd_ui)
 
     ingest = sub.add_parser(
@@ -804,7 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
     decide.add_argument("--apply", action="store_true", help="rebuild fct_transactions and the queue now")
     serve = review_sub.add_parser("serve", help="the review workspace (web pages) on localhost")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--port", type=int, default=REVIEW_PORT)
     review.set_defaults(func=cmd_review)
 
     users = sub.add_parser("users", help="people who may sign in to the review workspace")

@@ -304,6 +304,15 @@ def test_models_are_registered_and_every_transaction_is_scored_and_queued(pipeli
     ).fetchone()
     assert unsure == queued
     assert db.execute("select count(*) from review.review_queue where reason = ''").fetchone()[0] == 0
+    # a reviewer sees the model's top 3 with their probabilities: stored for every line sent to review, best first
+    tops = db.execute(
+        "select predicted_category, confidence, top_categories from ml.transaction_categories"
+        " where method = 'ml' and needs_review"
+    ).fetchall()
+    assert tops and all(len(top) == 3 and top[0]["category"] == best for best, _, top in tops)
+    assert all(abs(top[0]["probability"] - confidence) < 1e-3 for _, confidence, top in tops)
+    assert all(a["probability"] >= b["probability"] for _, _, top in tops for a, b in zip(top, top[1:], strict=False))
+    assert meta["review_queue"]["review_category"].value.endswith("/?type=category")  # linked from the Dagster UI
 
 
 def test_training_waits_for_the_schedule_once_a_champion_exists(pipeline_run):
@@ -507,3 +516,193 @@ def test_scoring_with_the_model_store_unavailable_fails_clearly_and_writes_nothi
     messages = " ".join(str(e.event_specific_data.error.to_string()) for e in failures)
     assert "127.0.0.1:9" in messages, messages[:2000]
     assert snapshot() == before
+
+
+def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, finflow_home, tmp_path):
+    """The review workspace's acceptance run, on the demo's warehouse: ``finflow review serve`` and headless
+    Chromium. A reviewer approves a suggestion, bulk-recategorizes one merchant's lines, clears an anomaly, links an
+    unmatched item and makes a rule from a decision; the decisions are in the database and, after the next run, in
+    fct_transactions and fct_reconciliation; a viewer's dashboard shows the reports' figures (what the daily report
+    e-mail sends for the day)."""
+    import signal
+    import subprocess
+
+    from finflow_assets.cli import materialize_everything
+    from finflow_assets.intelligence.pending_rules import merchant_pattern
+    from finflow_assets.intelligence.review import search_queue
+    from finflow_assets.reports.assets import report_headlines
+    from finflow_assets.reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
+    from finflow_assets.review_app.dashboard import company_categories
+    from finflow_assets.review_app.users import add_user
+    from tests.review_app.seed import PASSWORD
+    from tests.review_app.test_browser import sign_in, start_server
+    from tests.ui.test_dagster_ui import CHROMIUM_ARGS, find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium: install Debian's chromium (make browser, as root) or set FINFLOW_CHROMIUM")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    for name, role in (("rita", "reviewer"), ("vic", "viewer")):
+        add_user(db, name, role, PASSWORD)
+
+    categories, _, _ = search_queue(db, item_type="category", limit=1000)
+    approved = next(row for row in categories if row["suggested_category"])
+    anomaly = search_queue(db, item_type="anomaly", limit=1)[0][0]["item_id"]
+    # one merchant's lines: the leading words most queued lines share (as "make a rule" reads a merchant)
+    merchants: dict[str, list[str]] = {}
+    for row in categories:
+        if row["item_id"] != approved["item_id"] and row["description"]:
+            merchant = merchant_pattern(row["description"]).lstrip("^").replace("\\", "")
+            merchants.setdefault(merchant, []).append(row["item_id"])
+    merchant = max(merchants, key=lambda m: len(merchants[m]))
+    suggested = {row["suggested_category"] for row in categories}
+    recategorized_as = next(c for c in company_categories(db) if c not in suggested | {"uncategorized"})
+    # an unmatched item and, a day later, a bank line of the amount it expects (as in the link test above)
+    left, left_transaction = db.execute(
+        "select reconciliation_id, left_transaction_id from marts.fct_reconciliation"
+        " where status = 'unmatched' and left_transaction_id is not null order by 1 limit 1"
+    ).fetchone()
+    schema = db.execute(
+        "select table_schema from information_schema.tables where table_name = 'int_reconciliation__items'"
+    ).fetchone()[0]
+    items_table = sql.Identifier(schema, "int_reconciliation__items")
+    db.execute(
+        sql.SQL(
+            "insert into {} (reconciliation_id, match_type, status, currency, right_transaction_id, right_source,"
+            " right_booked_date, right_amount, right_description) select 'browser-bank-line', match_type,"
+            " 'unmatched', currency, 'browser-bank-tx', 'bank_operating', left_booked_date + 1, expected_amount,"
+            " 'BROWSER DEPOSIT' from marts.fct_reconciliation where reconciliation_id = %s"
+        ).format(items_table),
+        (left,),
+    )
+    first_decision = db.execute("select coalesce(max(decision_id), 0) from review.review_decisions").fetchone()[0]
+    process, base = start_server(os.environ["FINFLOW_DATABASE_URL"], tmp_path)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+                sign_in(page, base, "rita")
+                page.wait_for_selector("table.queue")
+
+                page.goto(f"{base}/?type=category&item={approved['item_id']}")  # as an e-mail's link opens it
+                page.check(f"input[name=item][value='category:{approved['item_id']}']")
+                page.click("button[name=decision][value=approve]")
+                assert "approve: 1 item(s) recorded by rita" in page.text_content(".flash")
+
+                page.goto(f"{base}/?type=category")
+                page.fill("input[name=q]", merchant)
+                page.click(".filters button[type=submit]")
+                bulk = [
+                    v.split(":", 1)[1]
+                    for v in page.eval_on_selector_all("input[name=item]", "boxes => boxes.map(b => b.value)")
+                ]
+                assert bulk and set(merchants[merchant]) <= set(bulk)
+                page.check("#select-all")
+                page.fill("#bulk-category", recategorized_as)
+                page.click("button[name=decision][value=recategorize]")
+                assert f"{len(bulk)} item(s) recorded" in page.text_content(".flash")
+
+                page.goto(f"{base}/?type=anomaly&item={anomaly}")
+                page.keyboard.press("j")
+                page.keyboard.press("n")
+                page.wait_for_selector(".flash")
+                assert "not_anomalous: 1 item(s)" in page.text_content(".flash")
+
+                page.goto(f"{base}/transactions/{left_transaction}")
+                page.click("tr[data-candidate=browser-bank-line] button")
+                assert f"linked {left} with browser-bank-line by rita" in page.text_content(".flash")
+
+                page.goto(f"{base}/transactions/{approved['item_id']}")
+                page.fill("#rule-form input[name=category]", approved["suggested_category"])
+                page.click("#rule-form button[type=submit]")
+                assert "pending rule" in page.text_content(".flash")
+
+                decided = db.execute(
+                    "select item_type, item_id, decision, category, reviewer from review.review_decisions"
+                    " where decision_id > %s order by decision_id",
+                    (first_decision,),
+                ).fetchall()
+                assert decided[0] == (
+                    "category",
+                    approved["item_id"],
+                    "approve",
+                    approved["suggested_category"],
+                    "rita",
+                )
+                assert decided[1 : 1 + len(bulk)] == [
+                    ("category", item, "recategorize", recategorized_as, "rita") for item in bulk
+                ]
+                assert len(decided) == len(bulk) + 3
+                assert decided[-2:] == [
+                    ("anomaly", anomaly, "not_anomalous", None, "rita"),
+                    ("reconciliation", left, "link", None, "rita"),
+                ]
+                assert db.execute(
+                    "select proposed_by, category from review.pending_rules order by proposed_at desc limit 1"
+                ).fetchone() == ("rita", approved["suggested_category"])
+
+                # the next run
+                assert materialize_everything("key:fct_transactions+ or key:fct_reconciliation+").success
+                facts = {
+                    r[0]: r[1:]
+                    for r in db.execute(
+                        "select transaction_id, category, category_method, categorized_by, anomaly_flagged"
+                        " from marts.fct_transactions where transaction_id = any(%s)",
+                        ([approved["item_id"], anomaly, *bulk],),
+                    ).fetchall()
+                }
+                assert facts[approved["item_id"]][:3] == (approved["suggested_category"], "human", "review:rita")
+                assert {facts[item][:3] for item in bulk} == {(recategorized_as, "human", "review:rita")}
+                assert facts[anomaly][3] is False
+                assert db.execute(
+                    "select status, right_transaction_id, linked_by from marts.fct_reconciliation"
+                    " where reconciliation_id = %s",
+                    (left,),
+                ).fetchone() == ("matched", "browser-bank-tx", "review:rita")
+
+                # a viewer: the dashboard's figures are the reports' of the day, as the daily e-mail sends them
+                viewer = browser.new_context().new_page()
+                sign_in(viewer, base, "vic")
+                viewer.wait_for_url(base + "/dashboard")
+                viewer.wait_for_selector(".card[data-figure]")
+                shown = viewer.eval_on_selector_all(
+                    ".card", "cards => cards.map(c => [c.dataset.figure, c.querySelector('.value').textContent])"
+                )
+                headlines = report_headlines(db, (CATEGORY_SUMMARY, RECONCILIATION_REPORT, DATA_QUALITY_SUMMARY))
+                expected = [(label, value) for figures in headlines.values() for label, value in figures.items()]
+                assert [label for label, _ in shown] == [label for label, _ in expected]
+                for (label, text), (_, value) in zip(shown, expected, strict=True):
+                    if value is None:
+                        assert text == "", label
+                    elif isinstance(value, int | float | Decimal):
+                        assert abs(float(text.replace(",", "")) - float(value)) < 0.005, (label, text, value)
+                    else:
+                        assert text == str(value), label
+                # the newest day's money in and out and reviewers' corrections: the category report's file of today
+                newest = viewer.eval_on_selector_all(
+                    "#by-day tr:nth-child(2) td", "cells => cells.map(c => c.textContent)"
+                )
+                report_file = finflow_home.reports / datetime.now(UTC).date().isoformat() / "category_summary.csv"
+                with report_file.open(newline="") as handle:
+                    day = [r for r in csv.DictReader(handle) if r["booked_date"] == newest[0]]
+                assert day
+                for shown_value, column in zip(
+                    newest[1:], ("transactions", "money_in", "money_out", "by_reviewer"), strict=True
+                ):
+                    total = sum(Decimal(r[column] or 0) for r in day)
+                    assert abs(Decimal(shown_value.replace(",", "") or 0) - total) < Decimal("0.005"), column
+                token = viewer.get_attribute("input[name=csrf]", "value")
+                refused = viewer.request.post(
+                    base + "/decide", form={"csrf": token, "item": f"category:{bulk[0]}", "decision": "approve"}
+                )
+                assert refused.status == 403
+            finally:
+                browser.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        db.execute(sql.SQL("delete from {} where reconciliation_id = 'browser-bank-line'").format(items_table))

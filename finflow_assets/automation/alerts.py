@@ -7,6 +7,9 @@
 - ``send_anomaly_alert``: transactions scored above the high alert threshold (``FINFLOW_ANOMALY_ALERT_THRESHOLD``,
   default 0.99; the review queue's own threshold is lower) alert at once; for the anomaly assets to call.
 - ``send_daily_report``: the daily report to stakeholders, with its files attached; for the report assets to call.
+
+Each links to the review workspace (``notify/links.py``, ``FINFLOW_REVIEW_URL``): an anomaly to its queue item and
+transaction page, the daily report to the dashboard and the queue, a missed delivery to the dashboard's freshness.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import dagster as dg
 
 from ..notify import DeliveryReport, Notification, Notifier, mask_account
+from ..notify.links import dashboard_link, queue_link, transaction_link
 from ..notify.resource import NotifierResource
 from ..sources.registry import SOURCES, SourceSpec
 from .freshness import CHECK_NAME
@@ -81,6 +85,7 @@ def run_failure_notification(
             lines += ["", "Error:", error_summary(error)]
     if link := _ui_link(f"runs/{run.run_id}"):
         lines += ["", f"Open the run: {link}"]
+    lines += ["", f"Review workspace (what waits for a person): {queue_link()}"]
     return Notification(
         kind="alert",
         subject=f"Run failed: {run.job_name} ({run.run_id[:8]})",
@@ -186,6 +191,7 @@ def freshness_notifications(
         lines += ["", "Reports built now lack these sources' latest data. You'll get one more message on recovery."]
         if link := _ui_link("asset-groups"):
             lines.append(f"Dagster: {link}")
+        lines.append(f"Source freshness on the dashboard: {dashboard_link()}")
         out.append(
             (list(failing), Notification(kind="alert", subject=f"Missed delivery: {names}", text="\n".join(lines)))
         )
@@ -193,6 +199,7 @@ def freshness_notifications(
         names = ", ".join(recovered)
         lines = ["Deliveries are on time again (delivery_is_fresh passes) for:", ""]
         lines += [f"- {name} ({specs[name].system})" for name in recovered]
+        lines += ["", f"Source freshness on the dashboard: {dashboard_link()}"]
         out.append((list(recovered), Notification(kind="alert", subject=f"Recovered: {names}", text="\n".join(lines))))
     return out
 
@@ -269,8 +276,12 @@ def send_anomaly_alert(
         )
         if row.get("anomaly_reasons"):
             lines.append(f"    reasons: {row['anomaly_reasons']}")
+        if row.get("transaction_id"):
+            lines.append(f"    review: {queue_link('anomaly', str(row['transaction_id']))}")
+            lines.append(f"    transaction: {transaction_link(str(row['transaction_id']))}")
     if len(rows) > limit:
         lines.append(f"… and {len(rows) - limit} more (see the review queue)")
+    lines += ["", f"Every flagged anomaly waiting for review: {queue_link('anomaly')}"]
     notification = Notification(
         kind="alert", subject=f"{len(rows)} high-score anomal{'y' if len(rows) == 1 else 'ies'}", text="\n".join(lines)
     )
@@ -295,20 +306,24 @@ def send_daily_report(
     """
     files = [Path(p) for p in report_files]
     day = report_date or datetime.now(UTC).date().isoformat()
+    links = (("Dashboard", dashboard_link()), ("Review queue", queue_link()))
     lines = [f"FinFlow daily report for {day}.", ""]
     if summary:
         lines += [summary.strip(), ""]
     lines += [f"- {h}" for h in highlights]
     if files:
         lines += ([""] if highlights else []) + ["Attached:"] + [f"- {p.name}" for p in files]
+    lines += [""] + [f"{label}: {url}" for label, url in links]
     text = "\n".join(lines).strip()
     items = "".join(f"<li>{html.escape(h)}</li>" for h in highlights)
     attached = "".join(f"<li>{html.escape(p.name)}</li>" for p in files)
+    anchors = " · ".join(f'<a href="{html.escape(url)}">{html.escape(label)}</a>' for label, url in links)
     body = (
         f"<h1>FinFlow daily report, {html.escape(day)}</h1>"
         + (f"<p>{html.escape(summary.strip())}</p>" if summary else "")
         + (f"<ul>{items}</ul>" if items else "")
         + (f"<p>Attached:</p><ul>{attached}</ul>" if attached else "")
+        + f"<p>{anchors}</p>"
     )
     page = f'<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>{body}</body></html>'
     notification = Notification(kind="report", subject=f"Daily report {day}", text=text, html=page, attachments=files)

@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from ..memory import release_freed_memory
+from ..notify.links import queue_link
 from ..notify.resource import NotifierResource
 from ..resources import DataFolderResource, MlflowResource, WarehouseResource
 from ..settings import mlflow_artifact_root
@@ -30,6 +31,7 @@ from .scores import (
     copy_categories,
     ensure_tables,
     labeled_history,
+    top_categories,
     unscored_transactions,
 )
 
@@ -223,6 +225,10 @@ def transaction_categories(
         scored = frame[~ledger]
         if len(scored):
             routed = route_predictions(champion.model, scored, champion.threshold)
+            unsure = routed["needs_review"].to_numpy()
+            routed["top_categories"] = None  # for the reviewer: the model's top 3 with their probabilities
+            if unsure.any():
+                routed.loc[routed.index[unsure], "top_categories"] = top_categories(champion.model, scored[unsure])
             rows.append(
                 routed.assign(
                     transaction_id=scored["transaction_id"],
@@ -248,6 +254,7 @@ def transaction_categories(
             "auto_apply_threshold": dg.MetadataValue.float(champion.threshold),
             "model": f"{CATEGORIZER} v{champion.version}",
             "rows_per_second": round(written / seconds) if written else 0,
+            "review_queue": dg.MetadataValue.url(queue_link("category")),
         }
     )
 
@@ -392,6 +399,7 @@ def transaction_anomalies(
             "history_rows": 0 if history is None else len(history),
             "model": f"{ANOMALY} v{version}",
             "rows_per_second": round(written / seconds) if seconds > 0 else 0,
+            "review_queue": dg.MetadataValue.url(queue_link("anomaly")),
         }
     )
 
@@ -430,6 +438,8 @@ def review_queue(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "transaction_share": dg.MetadataValue.float(
                 anomalies_and_categories / transactions if transactions else 0.0
             ),
+            "review_workspace": dg.MetadataValue.url(queue_link()),
+            **{f"review_{item}": dg.MetadataValue.url(queue_link(item)) for item in counts},
         }
     )
 

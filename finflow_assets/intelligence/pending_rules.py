@@ -88,7 +88,7 @@ def propose_rule(
         """
         select count(*), count(*) filter (where category is distinct from %s) from marts.fct_transactions
         where (%s::text is null or source = %s)
-          and concat_ws(' ', description_raw, counterparty_raw) ~* %s
+          and concat_ws(' ', description_raw, counterparty) ~* %s  -- as the rules read them (counterparty_raw)
         """,
         (category, source, source, pattern),
     ).fetchone()

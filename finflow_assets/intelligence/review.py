@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..sources.raw_tables import ensure_raw_schema
-from ..sources.redeliveries import resolve
+from ..sources.redeliveries import reopen, resolve
 
 REVIEW_DDL = """
 create schema if not exists review;
@@ -180,7 +180,8 @@ def relation_exists(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
 
 
-def _columns(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+def columns_of(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    """A table's column names (none when it does not exist): tables built elsewhere may lack newer columns."""
     rows = conn.execute(
         "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
         (schema, table),
@@ -194,7 +195,7 @@ def _reconciliation_query(conn: psycopg.Connection) -> sql.Composable | None:
     whose counterpart may still arrive (``within_window``) is not queued yet."""
     if not relation_exists(conn, RECONCILIATION):
         return None
-    columns = _columns(conn, "marts", "fct_reconciliation")
+    columns = columns_of(conn, "marts", "fct_reconciliation")
     if "status" not in columns:
         return None
 
@@ -303,6 +304,7 @@ def search_queue(
     conn: psycopg.Connection,
     *,
     item_type: str | None = None,
+    item_id: str | None = None,
     source: str | None = None,
     text: str | None = None,
     account: str | None = None,
@@ -315,16 +317,18 @@ def search_queue(
     limit: int = 50,
 ) -> tuple[list[dict], int, dict[str, int]]:
     """A page of pending items with filters (all bound as parameters) and the transaction's account, base amount
-    and counterparty; returns (rows, rows matching the filters, pending items per type)."""
+    and, for a category item, the model's top categories with their probabilities; returns (rows, rows matching
+    the filters, pending items per type)."""
     ensure_review_tables(conn)
     has_facts = relation_exists(conn, "marts.fct_transactions")
-    fact_columns = _columns(conn, "marts", "fct_transactions") if has_facts else set()
+    fact_columns = columns_of(conn, "marts", "fct_transactions") if has_facts else set()
     extra = {name: (f"t.{name}" if name in fact_columns else "null") for name in ("account_id", "amount_base")}
     join = "left join marts.fct_transactions t on t.transaction_id = q.transaction_id" if has_facts else ""
     conditions = [sql.SQL(_UNDECIDED).format(sql.SQL("q.item_type"), sql.SQL("q.item_id"))]
     params: list[object] = []
     filters = (
         ("q.item_type = %s", item_type),
+        ("q.item_id = %s", item_id),
         ("q.source = %s", source),
         ("q.description ilike '%%' || %s || '%%'", text),
         (f"{extra['account_id']} ilike '%%' || %s", account),
@@ -351,6 +355,7 @@ def search_queue(
         cursor.execute(query, [*params, int(limit), int(offset)])
         names = [d.name for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    _add_top_categories(conn, rows)
     total = conn.execute(sql.SQL("select count(*) {base}").format(base=base), params).fetchone()[0]
     counts = dict(
         conn.execute(
@@ -360,6 +365,22 @@ def search_queue(
         ).fetchall()
     )
     return rows, int(total), {item: int(counts.get(item, 0)) for item in ITEM_TYPES}
+
+
+def _add_top_categories(conn: psycopg.Connection, rows: list[dict]) -> None:
+    """The model's top categories for the page's category items, looked up by key (joined in the page's query,
+    the planner picked a plan twenty times slower while the decisions' statistics lagged a bulk decision)."""
+    wanted = [row["transaction_id"] for row in rows if row["item_type"] == "category" and row["transaction_id"]]
+    found = {}
+    if wanted and "top_categories" in columns_of(conn, "ml", "transaction_categories"):
+        found = dict(
+            conn.execute(
+                "select transaction_id, top_categories from ml.transaction_categories where transaction_id = any(%s)",
+                (wanted,),
+            ).fetchall()
+        )
+    for row in rows:
+        row["top_categories"] = found.get(row["transaction_id"]) if row["item_type"] == "category" else None
 
 
 class DecisionError(ValueError):
@@ -441,8 +462,9 @@ def undo_last(conn: psycopg.Connection, reviewer: str, note: str = "") -> dict:
 
 def undo_decision(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str = "") -> dict:
     """Take back one decision (e.g. unlink a manual reconciliation match) by appending an ``undo`` row that reverses
-    it: the table stays append-only, the item returns to the queue and the next run stops applying it. A re-delivery
-    decision has already settled which file counts and is not undone here."""
+    it: the table stays append-only, the item returns to the queue and the next run stops applying it. Undoing a
+    re-delivery decision reopens its conflict in ``raw._superseded`` in the same transaction (the later lines held,
+    the earlier ones counting, as before the decision)."""
     ensure_review_tables(conn)
     with conn.transaction():
         return _undo(conn, decision_id, reviewer, note)
@@ -458,8 +480,11 @@ def _undo(conn: psycopg.Connection, decision_id: int, reviewer: str, note: str) 
     ).fetchone()
     if target is None:
         raise DecisionError(f"decision {decision_id} is not in force (unknown, an undo, or already undone)")
-    if target[1] == "redelivery":
-        raise DecisionError(f"decision {decision_id} settled a re-delivery conflict and cannot be undone here")
+    if target[1] == "redelivery" and not reopen(conn, target[2]):
+        raise DecisionError(
+            f"decision {decision_id} settled re-delivery conflict {target[2]}, whose lines a later delivery has"
+            " taken over since: there is nothing to reopen"
+        )
     try:
         row = conn.execute(
             sql.SQL(

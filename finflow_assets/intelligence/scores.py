@@ -11,6 +11,7 @@ when it was scored, human-readable reasons, and the model version.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterable
@@ -37,6 +38,8 @@ create table if not exists ml.transaction_categories (
 alter table ml.transaction_categories add column if not exists predicted_category text;
 alter table ml.transaction_categories add column if not exists needs_review boolean not null default false;
 alter table ml.transaction_categories add column if not exists auto_apply_threshold double precision;
+-- the model's best categories with their probabilities, for rows that go to review: [{"category", "probability"}]
+alter table ml.transaction_categories add column if not exists top_categories jsonb;
 create table if not exists ml.transaction_anomalies (
     transaction_id text primary key,
     anomaly_score double precision not null check (anomaly_score between 0 and 1),
@@ -69,6 +72,7 @@ LOOKBACK_DAYS = 60  # how far back the anomaly signals look (two monthly billing
 # the anomaly model learns from at most this many of the newest transactions (whole days, and at least the newest
 # two): 60 days at 10,000 a day, or 5 days of a 100,000-a-day backlog; training memory stays under a gigabyte
 MAX_TRAINING_ROWS = 500_000
+TOP_CATEGORIES = 3  # the model's best categories kept for a reviewer
 MAX_LISTED_UNSCORED = 20_000  # up to this many unscored ids go into the look-back query as a list (a tick's rows)
 
 
@@ -213,9 +217,30 @@ def labeled_history(conn: psycopg.Connection) -> dict[str, pd.DataFrame]:
     return found
 
 
+def top_categories(model: object, frame: pd.DataFrame, k: int = TOP_CATEGORIES) -> list[str]:
+    """The model's ``k`` most probable categories per row, best first, as JSON ``[{"category", "probability"}]``
+    (what a reviewer sees before the type-ahead). Only the model's public ``predict_proba`` and ``classes_`` are
+    used, ``PREDICT_ROWS`` rows at a time."""
+    from ml.categorizer import PREDICT_ROWS
+    from ml.features import categorizer_input
+
+    classes = np.asarray(model.classes_)
+    out: list[str] = []
+    for start in range(0, len(frame), PREDICT_ROWS):
+        probabilities = model.predict_proba(categorizer_input(frame.iloc[start : start + PREDICT_ROWS]))
+        best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        out += [
+            json.dumps([{"category": str(classes[i]), "probability": round(float(row[i]), 4)} for i in order])
+            for row, order in zip(probabilities, best, strict=True)
+        ]
+    return out
+
+
 def copy_categories(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
     """Append scored rows (columns: transaction_id, category, predicted_category, confidence, method, needs_review,
-    model_name, model_version, auto_apply_threshold) with COPY."""
+    model_name, model_version, auto_apply_threshold and, where known, top_categories) with COPY."""
+    if "top_categories" not in rows.columns:
+        rows = rows.assign(top_categories=None)
     columns = [
         "transaction_id",
         "category",
@@ -226,6 +251,7 @@ def copy_categories(conn: psycopg.Connection, rows: pd.DataFrame) -> int:
         "model_name",
         "model_version",
         "auto_apply_threshold",
+        "top_categories",
     ]
     return _copy(conn, "transaction_categories", rows, columns)
 

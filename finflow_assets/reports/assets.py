@@ -10,6 +10,7 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
+from ..notify.links import dashboard_link, queue_link
 from ..resources import DataFolderResource, WarehouseResource, retry_if_the_database_restarts
 from .catalog import REPORTS, ReportSpec
 from .charts import bar_chart, pivot
@@ -58,7 +59,16 @@ def build_report(conn: psycopg.Connection, spec: ReportSpec, folder) -> dict[str
         "csv": dg.MetadataValue.path(str(csv_path)),
         "html": dg.MetadataValue.path(str(html_path)),
         "preview": dg.MetadataValue.md(markdown_table(columns, rows)),
+        **review_links(spec),
     }
+
+
+def review_links(spec: ReportSpec) -> dict[str, dg.MetadataValue]:
+    """Where people act on the report: the review workspace's dashboard and the queue of the report's items."""
+    links = {"dashboard": dg.MetadataValue.url(dashboard_link())}
+    if spec.review_item_type:
+        links["review_queue"] = dg.MetadataValue.url(queue_link(spec.review_item_type))
+    return links
 
 
 def report_folder(data_folder: DataFolderResource):

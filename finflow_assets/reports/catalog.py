@@ -29,10 +29,12 @@ class ReportSpec:
     order_by: str  # how the files list them
     headline_sql: str  # one row; its column names are the headline labels (metadata, HTML, the daily e-mail)
     charts: tuple[ChartSpec, ...] = ()
+    review_item_type: str | None = None  # the review queue's items behind the report (linked from its metadata)
 
 
 CATEGORY_SUMMARY = ReportSpec(
     name="category_summary",
+    review_item_type="category",
     title="Category summary",
     description="Money in and out per day and category, with how each category was assigned.",
     deps=("fct_transactions",),
@@ -123,6 +125,7 @@ DATA_QUALITY_SUMMARY = ReportSpec(
 # Accounts are shown by their last four characters in every report (the full id stays in the marts).
 RECONCILIATION_REPORT = ReportSpec(
     name="reconciliation_report",
+    review_item_type="reconciliation",
     title="Reconciliation report",
     description=(
         "Per source and account: records in, duplicates removed, quarantined, kept; reconciliation items matched, "
@@ -209,6 +212,7 @@ RECONCILIATION_REPORT = ReportSpec(
 
 ANOMALIES_FOR_REVIEW = ReportSpec(
     name="anomalies_for_review",
+    review_item_type="anomaly",
     title="Anomalies for review",
     description="Transactions the anomaly model flagged that no reviewer has cleared, highest score first, with why.",
     deps=("fct_transactions",),

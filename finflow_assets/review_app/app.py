@@ -36,6 +36,7 @@ from starlette.templating import Jinja2Templates
 
 from ..intelligence import review
 from ..intelligence.pending_rules import RuleError, merchant_pattern, propose_rule
+from ..notify.links import REVIEW_HOST, REVIEW_PORT
 from ..settings import paths
 from ..warehouse import connect
 from . import dashboard
@@ -97,9 +98,9 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
 
     known: dict[str, object] = {"at": 0.0, "categories": []}
 
-    async def categories() -> list[str]:
+    async def categories(fresh: bool = False) -> list[str]:
         """The company's categories (any vocabulary: what its rules, reports and model use), kept a minute."""
-        if time.monotonic() - known["at"] > CATEGORIES_TTL:
+        if fresh or time.monotonic() - known["at"] > CATEGORIES_TTL:
             known["categories"] = await run(dashboard.company_categories)
             known["at"] = time.monotonic()
         return known["categories"]
@@ -192,6 +193,7 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
         item_type = params.get("type") or None
         return {
             "item_type": item_type if item_type in review.ITEM_TYPES else None,
+            "item_id": params.get("item") or None,  # one item (the links in alerts and e-mails)
             "source": params.get("source") or None,
             "text": params.get("q") or None,
             "account": params.get("account") or None,
@@ -251,14 +253,19 @@ def create_app(database_url: str | None = None, *, https_only: bool | None = Non
             data, who = await form(request)
         except Forbidden as error:
             return PlainTextResponse(str(error), status_code=403)
+        if data.get("pick"):  # one of the model's top categories for one item: "decision|type:id|category"
+            decision, _, rest = data["pick"].partition("|")
+            item, _, picked = rest.rpartition("|")
+            data.update(item=[item], decision=decision, category=picked)
         items = []
         for value in data.get("item", []):
             item_type, _, item_id = value.partition(":")
             if item_type in review.ITEM_TYPES and item_id:
                 items.append((item_type, item_id))
         decision = data.get("decision", "")
-        category = (data.get("category") or "").strip() or None
-        if decision == "recategorize" and category not in await categories():
+        # approve records each item's own suggestion, whatever the category box holds
+        category = None if decision == "approve" else (data.get("category") or "").strip() or None
+        if decision == "recategorize" and category not in await categories() and category not in await categories(True):
             request.session["flash"] = f"unknown category {category!r}"
             return RedirectResponse(back(data), status_code=303)
         if not items:
@@ -428,7 +435,7 @@ class SecurityHeaders:
         await self.app(scope, receive, add_headers)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, database_url: str | None = None) -> None:
+def serve(host: str = REVIEW_HOST, port: int = REVIEW_PORT, database_url: str | None = None) -> None:
     """Run the workspace with uvicorn until SIGINT/SIGTERM (open connections get 5 s to finish)."""
     import uvicorn
 

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..intelligence.pending_rules import seed_rules
-from ..intelligence.review import reconciliation_candidates, relation_exists
+from ..intelligence.review import columns_of, reconciliation_candidates, relation_exists
 from ..reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
 from ..sources.registry import SOURCES
 
@@ -51,8 +51,20 @@ def figures(conn: psycopg.Connection) -> dict:
             """,
             (RECENT_DAYS,),
         )
+        # today's and the recent days' totals: the same report rows summed per day (corrected = by a reviewer)
+        out["by_day"] = _rows(
+            conn,
+            """
+            select booked_date, sum(transactions) as transactions, coalesce(sum(money_in), 0) as money_in,
+                   coalesce(sum(money_out), 0) as money_out, sum(by_reviewer) as corrected_by_reviewers
+            from reports.category_summary
+            where booked_date > (select max(booked_date) from reports.category_summary) - %s
+            group by 1 order by 1 desc
+            """,
+            (RECENT_DAYS,),
+        )
     else:
-        out["by_category"] = []
+        out["by_category"] = out["by_day"] = []
     out["by_account"] = (
         _rows(conn, "select * from reports.reconciliation_report order by source, account")
         if relation_exists(conn, "reports.reconciliation_report")
@@ -86,7 +98,8 @@ def figures(conn: psycopg.Connection) -> dict:
 
 def company_categories(conn: psycopg.Connection) -> list[str]:
     """The categories in use: the analysts' rules, the category report (every category applied), the queue's
-    suggestions; FinFlow's default taxonomy when the warehouse has none yet (a fresh install)."""
+    suggestions and the model's top 3 for the queued items; FinFlow's default taxonomy when the warehouse has none
+    yet (a fresh install)."""
     found = {rule["category"] for rule in seed_rules()}
     for table, column in (("reports.category_summary", "category"), ("review.review_queue", "suggested_category")):
         if relation_exists(conn, table):
@@ -94,6 +107,19 @@ def company_categories(conn: psycopg.Connection) -> list[str]:
                 sql.Identifier(column), sql.Identifier(*table.split(".")), sql.Identifier(column)
             )
             found |= {row[0] for row in conn.execute(query).fetchall()}
+    if relation_exists(conn, "review.review_queue") and "top_categories" in columns_of(
+        conn, "ml", "transaction_categories"
+    ):
+        found |= {
+            row[0]
+            for row in conn.execute(
+                "select distinct e ->> 'category' from review.review_queue q"
+                " join ml.transaction_categories c on c.transaction_id = q.transaction_id"
+                " cross join lateral jsonb_array_elements(c.top_categories) e"
+                " where q.item_type = 'category' and jsonb_typeof(c.top_categories) = 'array'"
+            ).fetchall()
+            if row[0]
+        }
     found.discard("")
     return sorted(found) if len(found) > 1 else list(DEFAULT_CATEGORIES)
 

@@ -1,7 +1,9 @@
 """The review workspace's people (table ``review.users``): a name, a role and a scrypt password hash.
 
 Roles: ``viewer`` sees the dashboard and the queue, ``reviewer`` also decides, ``admin`` also accepts rules.
-scrypt is the standard library's memory-hard KDF (``hashlib.scrypt``), so no native dependency is added.
+scrypt is the standard library's memory-hard KDF (``hashlib.scrypt``), so no native dependency is added. Each hash
+carries its own cost (``scrypt$n$r$p$salt$digest``): a hash made at an older, lower cost still verifies and is
+re-made at the current cost at its owner's next sign-in.
 """
 
 from __future__ import annotations
@@ -10,13 +12,26 @@ import base64
 import hashlib
 import hmac
 import os
+from typing import NamedTuple
 
 import psycopg
 
+
+class ScryptCost(NamedTuple):
+    n: int  # CPU/memory cost (a power of two)
+    r: int  # block size
+    p: int  # parallelism
+
+    def memory(self) -> int:
+        """The bytes scrypt needs (128·r·n for its table, plus its p blocks), as OpenSSL checks them."""
+        return 128 * self.r * (self.n + self.p + 2)
+
+
 ROLES = ("viewer", "reviewer", "admin")
-# scrypt cost n=2**14, r=8 (16 MiB per hash); OWASP's minimum is n=2**17 with r=8 (128 MiB): chosen lower so a sign-in
-# stays cheap on small shared machines (docs/review_workspace.md); raise _N for a deployment with room
-_N, _R, _P = 2**14, 8, 1
+# OWASP's Password Storage Cheat Sheet minimum for scrypt: n=2**17, r=8, p=1 (128 MiB per hash)
+DEFAULT_COST = ScryptCost(2**17, 8, 1)
+COST = DEFAULT_COST  # what new hashes use (the workspace's tests lower it for speed; a test checks the default)
+MAX_N = 2**20  # a stored hash asking for more is refused, not computed (1 GiB)
 
 USERS_DDL = """
 create schema if not exists review;
@@ -34,26 +49,42 @@ class UserError(ValueError):
     """A user that cannot be added or changed (bad name, role or password; unknown user)."""
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, cost: ScryptCost | None = None) -> str:
+    cost = cost or COST
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return "$".join(
-        ("scrypt", str(_N), str(_R), str(_P), base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+    digest = _scrypt(password, salt, cost, 32)
+    return "$".join(("scrypt", *map(str, cost), base64.b64encode(salt).decode(), base64.b64encode(digest).decode()))
+
+
+def _scrypt(password: str, salt: bytes, cost: ScryptCost, length: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode(), salt=salt, n=cost.n, r=cost.r, p=cost.p, dklen=length, maxmem=cost.memory() + 2**20
     )
+
+
+def _parse(stored: str) -> tuple[ScryptCost, bytes, bytes] | None:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        cost = ScryptCost(int(n), int(r), int(p))
+    except ValueError:
+        return None
+    if scheme != "scrypt" or not (1 < cost.n <= MAX_N and cost.r > 0 and cost.p > 0):
+        return None
+    return cost, base64.b64decode(salt), base64.b64decode(digest)
 
 
 def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
+    parsed = _parse(stored)
+    if parsed is None:
         return False
-    if scheme != "scrypt":
-        return False
-    expected = base64.b64decode(digest)
-    actual = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-    )
-    return hmac.compare_digest(actual, expected)
+    cost, salt, expected = parsed
+    return hmac.compare_digest(_scrypt(password, salt, cost, len(expected)), expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """A hash made at a lower cost than new hashes get (an older FinFlow's n=2**14)."""
+    parsed = _parse(stored)
+    return parsed is None or any(have < want for have, want in zip(parsed[0], COST, strict=True))
 
 
 def ensure_users(conn: psycopg.Connection) -> None:
@@ -100,7 +131,14 @@ def authenticate(conn: psycopg.Connection, username: str, password: str) -> str 
     if row is None:
         hash_password(password)  # the same work for unknown names: no timing oracle on which names exist
         return None
-    return row[0] if verify_password(password, row[1]) else None
+    if not verify_password(password, row[1]):
+        return None
+    if needs_rehash(row[1]):  # the password is known now: store it at the current cost
+        conn.execute(
+            "update review.users set password_hash = %s where username = %s and password_hash = %s",
+            (hash_password(password), username, row[1]),
+        )
+    return row[0]
 
 
 def role_of(conn: psycopg.Connection, username: str) -> str | None:

@@ -285,3 +285,22 @@ def resolve(conn: psycopg.Connection, conflict_id: str, accept_later: bool) -> i
         {"accept": accept_later, "conflict": conflict_id},
     )
     return result.rowcount
+
+
+def reopen(conn: psycopg.Connection, conflict_id: str) -> int:
+    """Take a reviewer's decision on a conflict back (its undo): the earlier lines count again while the conflict
+    waits (``disputed``), the later ones are held again; ``recorded_at`` moves so the next run re-validates them.
+    Returns the rows changed (0: no decided conflict with this id, e.g. a later delivery has taken its lines over)."""
+    ensure_raw_schema(conn)
+    result = conn.execute(
+        """
+        update raw._superseded set
+            status = case when side = 'earlier' then 'disputed' else 'held' end,
+            recorded_at = now()
+        where conflict_id = %(conflict)s
+          and ((side = 'earlier' and status in ('superseded', 'kept'))
+               or (side = 'later' and status in ('released', 'superseded')))
+        """,
+        {"conflict": conflict_id},
+    )
+    return result.rowcount

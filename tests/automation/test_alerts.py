@@ -98,6 +98,7 @@ def test_a_failed_run_alerts_at_once_with_job_run_id_steps_and_error(instance, m
     assert "ValueError: stmt_0502.csv: no header row" in body  # the user's error, not Dagster's wrapper
     assert "****3000" in body and IBAN not in body  # account numbers masked
     assert f"https://dagster.example.com/runs/{run_id}" in body
+    assert "Review workspace (what waits for a person): http://127.0.0.1:3001/" in body
 
 
 # --- a missed delivery ------------------------------------------------------------------------------------------
@@ -154,6 +155,7 @@ def test_a_missed_delivery_alerts_once_and_once_more_on_recovery(instance, finfl
         text = _read(first)
         assert "Subject: [FinFlow alert] Missed delivery: bank_operating" in text
         assert "bank_operating (Main operating account, file drop): no delivery with rows has ever landed" in text
+        assert "Source freshness on the dashboard: http://127.0.0.1:3001/dashboard" in text
         assert json.loads(cursor)["bank_operating"]["state"] == "failing"
 
         assert _tick(instance, cursor) == cursor  # the next tick: no duplicate
@@ -180,6 +182,7 @@ def test_a_missed_delivery_alerts_once_and_once_more_on_recovery(instance, finfl
 
 def test_only_anomalies_above_the_high_threshold_alert(monkeypatch, tmp_path):
     monkeypatch.setenv("FINFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("FINFLOW_REVIEW_URL", "https://review.example.com/finflow/")
     rows = [
         {
             "transaction_id": "t1",
@@ -201,3 +204,7 @@ def test_only_anomalies_above_the_high_threshold_alert(monkeypatch, tmp_path):
     text = _read(eml)
     assert "Subject: [FinFlow alert] 1 high-score anomaly" in text
     assert "account ****3000" in text and IBAN not in text and "t2" not in text
+    # each transaction links to its item in the review queue and to its page; the alert to the anomaly queue
+    assert "review: https://review.example.com/finflow/?type=anomaly&item=t1" in text
+    assert "transaction: https://review.example.com/finflow/transactions/t1" in text
+    assert "Every flagged anomaly waiting for review: https://review.example.com/finflow/?type=anomaly" in text

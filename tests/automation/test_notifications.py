@@ -45,6 +45,7 @@ NOTIFY_VARS = (
     "FINFLOW_SLACK_WEBHOOK_URL",
     "FINFLOW_NOTIFY_OUTBOX",
     "FINFLOW_DAGSTER_UI_URL",
+    "FINFLOW_REVIEW_URL",
 )
 
 
@@ -248,9 +249,13 @@ def test_daily_report_is_emailed_over_starttls_with_login(monkeypatch, tmp_path,
     message = received.message
     assert message["Subject"] == "[FinFlow report] Daily report 2024-05-02"
     assert message["To"] == "cfo@example.com, controller@example.com"
-    assert "99.6% reconciled" in message.get_body(("plain",)).get_content()
+    plain = message.get_body(("plain",)).get_content()
+    assert "99.6% reconciled" in plain
+    # links to the review workspace, at its default address (FINFLOW_REVIEW_URL unset)
+    assert "Dashboard: http://127.0.0.1:3001/dashboard" in plain and "Review queue: http://127.0.0.1:3001/" in plain
     html_part = message.get_body(("html",))
     assert html_part is not None and "<h1>FinFlow daily report, 2024-05-02</h1>" in html_part.get_content()
+    assert '<a href="http://127.0.0.1:3001/dashboard">Dashboard</a>' in html_part.get_content()
     attachments = {part.get_filename(): part for part in message.iter_attachments()}
     assert set(attachments) == {"category_summary.csv", "category_summary.html"}
     assert attachments["category_summary.csv"].get_content_type() == "text/csv"

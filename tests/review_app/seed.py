@@ -24,7 +24,7 @@ drop table if exists marts.fct_transactions;
 drop table if exists marts.fct_reconciliation;
 create table marts.fct_transactions (
     transaction_id text primary key, source text, source_transaction_id text, account_id text, booked_date date,
-    amount numeric, currency text, amount_base numeric, description_raw text, counterparty_raw text, category text,
+    amount numeric, currency text, amount_base numeric, description_raw text, counterparty text, category text,
     category_confidence double precision, category_method text, categorized_by text, category_needs_review boolean,
     suggested_category text, anomaly_score double precision, anomaly_flagged boolean, anomaly_review_status text,
     anomaly_reasons text, anomaly_scored_by text, load_id uuid, source_file text, source_row int
@@ -39,6 +39,24 @@ select 'tx-' || g, %(source)s, 'src-' || g, 'ACCT-000123' || (g %% 3), current_d
        'landing/file.csv', g
 from generate_series(%(first)s::int, %(last)s::int) g
 """
+
+# the scores of the unsure lines, with the model's top 3 as the categorizer asset stores them (scores.top_categories)
+TOP_THREE = """
+insert into ml.transaction_categories
+    (transaction_id, category, confidence, method, auto_apply_threshold, predicted_category, needs_review,
+     top_categories)
+select transaction_id, 'uncategorized', category_confidence, 'ml', 0.85, suggested_category, true,
+       jsonb_build_array(
+           jsonb_build_object('category', suggested_category, 'probability', round(category_confidence::numeric, 4)),
+           jsonb_build_object('category', case when suggested_category = 'travel' then 'meals_entertainment'
+                                              else 'travel' end,
+                              'probability', round((1 - category_confidence)::numeric * 0.6, 4)),
+           jsonb_build_object('category', 'marketing_advertising',
+                              'probability', round((1 - category_confidence)::numeric * 0.3, 4)))
+from marts.fct_transactions
+where category_needs_review
+"""
+SECOND_CHOICE = "travel"  # the model's second category for the merchant's lines
 
 # a table with fct_reconciliation's columns that the workspace reads (the dbt view is exercised end to end)
 RECONCILIATION = """
@@ -68,6 +86,8 @@ def seed(conn: psycopg.Connection, *, filler: int = 0, reconciliation: bool = Fa
     conn.execute("delete from review.review_decisions")
     conn.execute("drop table if exists review.pending_rules")
     conn.execute("delete from ml.transaction_categories")
+    if conn.execute("select to_regclass('raw._superseded')").fetchone()[0]:
+        conn.execute("delete from raw._superseded")  # re-delivery conflicts a test made
     add = conn.execute
     add(
         UNSURE,
@@ -108,11 +128,7 @@ def seed(conn: psycopg.Connection, *, filler: int = 0, reconciliation: bool = Fa
          'landing/cards.json', 7)
         """
     )
-    add(
-        "insert into ml.transaction_categories (transaction_id, category, confidence, method, auto_apply_threshold)"
-        " select transaction_id, 'uncategorized', category_confidence, 'ml', 0.85 from marts.fct_transactions"
-        " where category_needs_review"
-    )
+    add(TOP_THREE)
     if reconciliation:
         conn.execute(RECONCILIATION)
     rebuild_table(conn, CATEGORY_SUMMARY)  # the report's table, as the report asset writes it

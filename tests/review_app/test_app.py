@@ -12,7 +12,7 @@ from finflow_assets.review_app.app import create_app
 from finflow_assets.review_app.users import disable_user
 from finflow_assets.warehouse import connect
 
-from .seed import MERCHANT, MERCHANT_LINES, PASSWORD, SQLI, XSS, seed
+from .seed import MERCHANT, MERCHANT_LINES, PASSWORD, SECOND_CHOICE, SQLI, XSS, seed
 
 
 @pytest.fixture
@@ -97,6 +97,14 @@ def test_a_viewer_sees_the_dashboard_and_cannot_decide(app, review_url):
     assert client.get("/dashboard").status_code == 200
     data = client.get("/dashboard/data").json()
     assert {row["item_type"]: row["items"] for row in data["queue"]}["category"] == MERCHANT_LINES + 3
+    with connect(review_url) as conn:  # today and recent days: the category report's rows summed per day
+        days = conn.execute(
+            "select booked_date::text, sum(transactions), sum(money_out) from reports.category_summary"
+            " group by 1 order by 1 desc limit 7"
+        ).fetchall()
+    assert [(d["booked_date"], d["transactions"], d["money_out"]) for d in data["by_day"]] == [
+        (day, int(n), float(out)) for day, n, out in days
+    ]
     queue = client.get("/").text
     assert 'name="item"' not in queue  # read-only: no checkboxes, no decision buttons
     for path, form in (
@@ -305,3 +313,179 @@ def test_users_and_rules_from_the_command_line(review_url, monkeypatch, tmp_path
     lines = seed_copy.read_text().splitlines()
     assert lines[:-1] == RULES_SEED.read_text().splitlines()
     assert lines[-1] == f"{rule['rule_id']},50,software_saas,,,^ZOOM\\.US"
+
+
+def _conflict(conn, conflict_id: str) -> None:
+    """A re-delivery conflict as ``sources/redeliveries.py`` records it: an earlier line disputed, the later line
+    that would replace it held."""
+    from finflow_assets.sources.raw_tables import ensure_raw_schema
+
+    ensure_raw_schema(conn)
+    conn.execute("delete from raw._superseded")
+    for side, status, amount in (("earlier", "disputed", "4.03"), ("later", "held", "400.03")):
+        conn.execute(
+            "insert into raw._superseded (transaction_id, source, conflict_id, side, status, load_id, source_row,"
+            " superseding_load_id, account, booked_date, amount, currency, description, reason, recorded_at)"
+            " values (%s, 'bank_operating', %s, %s, %s, gen_random_uuid(), 3, gen_random_uuid(), 'ACCT-1',"
+            " '2026-01-05', %s, 'USD', 'COFFEE', 'amount changed by a later delivery', now() - interval '1 day')",
+            (f"{conflict_id}-{side}", conflict_id, side, status, amount),
+        )
+
+
+@pytest.mark.parametrize("decision", ["keep_earlier", "approve"])
+def test_a_redelivery_decision_is_undone_like_any_other(app, review_url, decision):
+    """Undo of the last decision reopens the conflict: the later line is held and the earlier one counts again
+    (with a new ``recorded_at``, so the next run re-validates both), and the item is back in the queue."""
+    from finflow_assets.intelligence.review import rebuild_queue
+
+    with connect(review_url, autocommit=True) as conn:
+        _conflict(conn, "c-1")
+        rebuild_queue(conn)
+        before = conn.execute("select max(recorded_at) from raw._superseded").fetchone()[0]
+    client, token = signed_in(app, "rita")
+    assert 'data-item="redelivery:c-1"' in client.get("/?type=redelivery").text
+    client.post("/decide", data={"csrf": token, "item": "redelivery:c-1", "decision": decision, "return_to": "/"})
+
+    def statuses() -> dict[str, str]:
+        with connect(review_url) as conn:
+            return dict(conn.execute("select side, status from raw._superseded").fetchall())
+
+    settled = (
+        {"earlier": "kept", "later": "superseded"}
+        if decision == "keep_earlier"
+        else {
+            "earlier": "superseded",
+            "later": "released",
+        }
+    )
+    assert statuses() == settled
+    assert 'data-item="redelivery:c-1"' not in client.get("/?type=redelivery").text
+
+    client.post("/undo", data={"csrf": token, "return_to": "/"})
+    assert decisions(review_url)[-1][1:3] == ("c-1", "undo")
+    assert statuses() == {"earlier": "disputed", "later": "held"}
+    with connect(review_url, autocommit=True) as conn:
+        assert conn.execute("select min(recorded_at) from raw._superseded").fetchone()[0] > before
+        rebuild_queue(conn)
+    assert 'data-item="redelivery:c-1"' in client.get("/?type=redelivery").text
+    # decided again after the undo: the conflict settles as any open one does
+    client.post("/decide", data={"csrf": token, "item": "redelivery:c-1", "decision": decision})
+    assert statuses() == settled
+
+
+def test_undoing_a_redelivery_decision_whose_lines_moved_on_is_refused(review_url):
+    """A later delivery took the decided lines over (a new conflict id): the old decision has nothing to reopen and
+    stays in force."""
+    from finflow_assets.intelligence.review import DecisionError, rebuild_queue, record_decision, undo_decision
+
+    with connect(review_url, autocommit=True) as conn:
+        seed(conn)
+        _conflict(conn, "c-2")
+        rebuild_queue(conn)
+        decided = record_decision(conn, "c-2", "keep_earlier", "rita")
+        conn.execute("update raw._superseded set conflict_id = 'c-3'")
+        with pytest.raises(DecisionError, match="nothing to reopen"):
+            undo_decision(conn, decided["decision_id"], "rita")
+        assert conn.execute("select count(*) from review.effective_decisions").fetchone()[0] == 1
+
+
+def test_new_passwords_are_hashed_at_owasps_scrypt_minimum_by_default():
+    """The production cost (not the tests' cheap one): what a fresh process hashes with is at least n=2**17, r=8,
+    p=1, and such a hash verifies (scrypt's memory limit is raised to fit it)."""
+    import subprocess
+    import sys
+
+    from finflow_assets.review_app.users import DEFAULT_COST, verify_password
+    from tests.conftest import REPO_ROOT
+
+    assert DEFAULT_COST.n >= 2**17 and DEFAULT_COST.r >= 8 and DEFAULT_COST.p >= 1
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from finflow_assets.review_app.users import hash_password; print(hash_password('a secret pass'))",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    scheme, n, r, p, _, _ = made.split("$")
+    assert scheme == "scrypt" and int(n) >= 2**17 and int(r) >= 8 and int(p) >= 1
+    assert verify_password("a secret pass", made) and not verify_password("a secret pasS", made)
+
+
+def test_an_older_cheaper_hash_still_signs_in_and_is_rehashed_at_the_current_cost(app, review_url):
+    from finflow_assets.review_app.users import COST, ScryptCost, hash_password, needs_rehash
+
+    older = hash_password(PASSWORD, ScryptCost(COST.n // 2, COST.r, COST.p))
+    with connect(review_url, autocommit=True) as conn:
+        conn.execute("update review.users set password_hash = %s where username = 'rita'", (older,))
+    signed_in(app, "rita")
+    with connect(review_url) as conn:
+        stored = conn.execute("select password_hash from review.users where username = 'rita'").fetchone()[0]
+    assert stored != older and stored.split("$")[1:4] == [str(v) for v in COST] and not needs_rehash(stored)
+    signed_in(app, "rita")  # and the new hash works
+
+
+def test_links_in_alerts_e_mails_and_metadata_open_the_item_they_name(app, monkeypatch):
+    """``notify/links.py`` builds the links alerts, report e-mails and asset metadata carry; opened in the workspace,
+    a queue link shows exactly the item (or type) it names and a transaction link that transaction's page."""
+    from finflow_assets.notify.links import dashboard_link, queue_link, transaction_link
+    from finflow_assets.reports.assets import review_links
+    from finflow_assets.reports.catalog import ANOMALIES_FOR_REVIEW, DATA_QUALITY_SUMMARY
+
+    monkeypatch.setenv("FINFLOW_REVIEW_URL", "https://review.example.com/")
+    base = "https://review.example.com"
+    client, _ = signed_in(app, "rita")
+
+    def opened(link: str) -> str:
+        assert link.startswith(base + "/")
+        response = client.get(link.removeprefix(base))
+        assert response.status_code == 200
+        return response.text
+
+    one = opened(queue_link("category", "tx-3"))
+    assert re.findall(r'data-item="([^"]+)"', one) == ["category:tx-3"] and "Showing item" in one
+    anomalies = opened(queue_link("anomaly"))
+    assert re.findall(r'data-item="([^"]+)"', anomalies) == ["anomaly:tx-odd"]
+    assert "WIRE OUT NEW LLC" in opened(transaction_link("tx-odd"))
+    assert opened(dashboard_link()).count('id="headlines"') == 1
+    assert review_links(ANOMALIES_FOR_REVIEW)["review_queue"].value == f"{base}/?type=anomaly"
+    assert set(review_links(DATA_QUALITY_SUMMARY)) == {"dashboard"}
+    monkeypatch.delenv("FINFLOW_REVIEW_URL")
+    assert queue_link() == "http://127.0.0.1:3001/"  # finflow review serve's and finflow ui's default
+
+
+def test_the_models_top_three_come_first_and_one_click_decides(app, review_url):
+    """A category item shows the model's three best categories with their probabilities before the type-ahead;
+    clicking one records it (the suggestion as approve, another as recategorize); a made-up one is refused."""
+    client, token = signed_in(app, "rita")
+    page = client.get("/?q=ACME+OFFICE+SUPPLY+1002").text
+    picks = re.findall(
+        r'<button type="submit" class="pick" name="pick" value="([^"]+)"[^>]*>([^<]+)<span class="p">(\d+)%', page
+    )
+    assert [(value, label.strip(), int(p)) for value, label, p in picks] == [
+        ("approve|category:tx-2|office_supplies_equipment", "office_supplies_equipment", 52),
+        (f"recategorize|category:tx-2|{SECOND_CHOICE}", SECOND_CHOICE, 29),
+        ("recategorize|category:tx-2|marketing_advertising", "marketing_advertising", 14),
+    ]
+    client.post("/decide", data={"csrf": token, "pick": picks[1][0], "return_to": "/"})
+    client.post("/decide", data={"csrf": token, "pick": "approve|category:tx-3|office_supplies_equipment"})
+    client.post("/decide", data={"csrf": token, "pick": "recategorize|category:tx-4|made_up"})
+    assert decisions(review_url) == [
+        ("category", "tx-2", "recategorize", SECOND_CHOICE, "rita", None),
+        ("category", "tx-3", "approve", "office_supplies_equipment", "rita", None),
+    ]
+    detail = client.get("/transactions/tx-4").text
+    tops = detail.split('id="top-categories"', 1)[1].split("</div>", 1)[0]
+    assert re.findall(r'name="category" value="([^"]+)"', tops) == [
+        "office_supplies_equipment",
+        SECOND_CHOICE,
+        "marketing_advertising",
+    ]
+    typeahead = re.findall(
+        r'<option value="([^"]+)">', detail.split('id="tx-categories"', 1)[1].split("</datalist>")[0]
+    )
+    assert typeahead[:3] == ["office_supplies_equipment", SECOND_CHOICE, "marketing_advertising"]
+    assert len(typeahead) == len(set(typeahead)) > 3

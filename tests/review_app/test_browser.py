@@ -1,6 +1,7 @@
 """The review workspace as a person uses it: ``finflow review serve`` in a process of its own on a seeded
 warehouse, headless Chromium (Debian's, driven by Playwright, as tests/ui does) signs in as a reviewer, approves a
-suggestion, bulk-recategorizes one merchant's lines, clears an anomaly, links an unmatched item and makes a rule;
+suggestion, bulk-recategorizes one merchant's lines, picks the model's second category with the keyboard, clears an
+anomaly, links an unmatched item and makes a rule;
 the decisions are then read from the database. A viewer sees the dashboard (its figures equal the report's
 headline SQL) and cannot POST. The server stops within 10 s of SIGTERM. ``FINFLOW_UPDATE_SCREENSHOT=1``
 refreshes docs/images/review_queue.png.
@@ -121,6 +122,14 @@ def test_reviewer_and_viewer_in_the_browser(server, review_url, chromium, tmp_pa
             page.click("button[name=decision][value=recategorize]")
             assert f"{MERCHANT_LINES} item(s) recorded" in page.text_content(".flash")
 
+            # the model's second category for one line, with the keyboard: j selects the row, 2 picks
+            page.goto(base + "/?type=category&item=tx-102")
+            assert "travel" in page.text_content("tr.item button[name=pick]")  # the model's first choice first
+            page.keyboard.press("j")
+            page.keyboard.press("2")
+            page.wait_for_selector(".flash")
+            assert "recategorize as meals_entertainment: 1 item(s)" in page.text_content(".flash")
+
             # clear the anomaly, with the keyboard: j selects the first row, n clears it
             page.goto(base + "/?type=anomaly")
             page.keyboard.press("j")
@@ -164,9 +173,10 @@ def test_reviewer_and_viewer_in_the_browser(server, review_url, chromium, tmp_pa
     bulk = rows[1 : 1 + MERCHANT_LINES]
     assert {r[1] for r in bulk} == {f"tx-{i}" for i in range(1, MERCHANT_LINES + 1)}
     assert {r[2:] for r in bulk} == {("recategorize", "office_supplies_equipment", "rita")}
+    assert rows[-3] == ("category", "tx-102", "recategorize", "meals_entertainment", "rita")
     assert rows[-2] == ("anomaly", "tx-odd", "not_anomalous", None, "rita")
     assert rows[-1] == ("reconciliation", "r-invoice", "link", None, "rita")
-    assert len(rows) == MERCHANT_LINES + 3  # nothing from the viewer
+    assert len(rows) == MERCHANT_LINES + 4  # nothing from the viewer
     assert rule == ("^ACME OFFICE SUPPLY", "office_supplies_equipment", "rita")
     assert shown.replace(",", "") == str(transactions)
 

@@ -35,6 +35,9 @@
       else if (event.key === "x" && current >= 0) {
         const box = rows[current].querySelector("input[name=item]");
         if (box) box.checked = !box.checked;
+      } else if (["1", "2", "3"].includes(event.key) && current >= 0) {
+        // the model's 1st, 2nd or 3rd category for the current row
+        rows[current].querySelectorAll("button[name=pick]")[Number(event.key) - 1]?.click();
       } else if (event.key === "a") decide("approve");
       else if (event.key === "n") decide("not_anomalous");
       else if (event.key === "c") { event.preventDefault(); document.getElementById("bulk-category")?.focus(); }
@@ -73,6 +76,8 @@
           headlines.appendChild(card);
         });
       });
+      table(document.getElementById("by-day"), data.by_day,
+        ["booked_date", "transactions", "money_in", "money_out", "corrected_by_reviewers"]);
       table(document.getElementById("queue"), data.queue, ["item_type", "items", "oldest_days", "amount"]);
       table(document.getElementById("freshness"), data.freshness, ["source", "last_delivery", "age_hours"],
         (row) => (row.late ? "late" : ""));
