@@ -549,14 +549,23 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    """List pending categorization rules or accept one into dbt_project/seeds/categorization_rules.csv."""
+    """List pending categorization rules (first proposing one for each merchant reviewers have put in the same
+    category ``--min-decisions`` times) or accept one into dbt_project/seeds/categorization_rules.csv."""
     import getpass
 
-    from .intelligence.pending_rules import RuleError, accept_rule, list_pending
+    from .intelligence.pending_rules import RuleError, accept_rule, list_pending, propose_from_decisions
     from .warehouse import connect
 
     with connect(autocommit=True) as conn:
         if args.action == "pending":
+            try:
+                if args.min_decisions is None:
+                    propose_from_decisions(conn)
+                else:
+                    propose_from_decisions(conn, args.min_decisions)
+            except RuleError as error:
+                print(f"no proposals: {error}", file=sys.stderr)
+                return 2
             rules = list_pending(conn)
             if not rules:
                 print("no pending rules")
@@ -564,6 +573,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
                 print(
                     f"{rule['rule_id']:<40}{rule['category']:<26}{rule['pattern']:<30}"
                     f"matches {rule['expected_matches']}, changes {rule['expected_changes']}"
+                    f", contradicts {rule['human_conflicts'] or 0} human decisions (they stay)"
                     f"  ({rule['origin']} {rule['proposed_by']})"
                 )
             return 0
@@ -854,7 +864,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="pending categorization rules (from reviewers' decisions and the model)")
     rules_sub = rules.add_subparsers(dest="action", required=True)
-    rules_sub.add_parser("pending", help="list them with their expected effect")
+    rules_pending = rules_sub.add_parser("pending", help="list them with their expected effect")
+    rules_pending.add_argument(
+        "--min-decisions",
+        type=int,
+        help="propose a rule for a merchant reviewers put in one category this many times"
+        " (default: MIN_DECISIONS in finflow_assets/intelligence/pending_rules.py)",
+    )
     rules_accept = rules_sub.add_parser("accept", help="append one to dbt_project/seeds/categorization_rules.csv")
     rules_accept.add_argument("rule_id")
     rules_accept.add_argument("--by", help="who accepts it (default the login name)")

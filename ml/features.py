@@ -8,7 +8,9 @@ ledger line has no bank source), so every field is optional and missing text is 
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -77,6 +79,40 @@ _KIND_PATTERN = re.compile(r"(?<![\w&])(" + _KIND_WORDS + r")S?(?![\w&])")
 def merchant_kinds(cleaned: pd.Series) -> pd.Series:
     """``kind:eat kind:fuel``: the kinds of business the words of each cleaned description name ("" when none)."""
     return cleaned.map(lambda text: " ".join(sorted({f"kind:{_KIND_OF[w]}" for w in _KIND_PATTERN.findall(text)})))
+
+
+BRANDS_FILE = Path(__file__).resolve().parent / "data" / "merchant_brands.tsv"
+BRAND_WORDS = 4  # longest brand name looked up, in words
+
+
+@functools.cache
+def _brands() -> dict[str, str]:
+    """Cleaned brand name -> ``brand:shop=outdoor brand:...`` (see ``ml/data/README.md``)."""
+    table = {}
+    for line in BRANDS_FILE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, kinds = line.split("\t")
+            table[name] = " ".join(f"brand:{kind}" for kind in kinds.split())
+    return table
+
+
+def _brand_kinds(text: str) -> str:
+    """The kinds of the chain a cleaned line starts with, longest name first (``KATHMANDU NEWMARKET`` ->
+    ``brand:shop=outdoor``): what a merchant never seen in the history is, from public knowledge of brands. Only
+    the start counts: statement lines name the merchant first, and further words (a city, a person: "VICTORIA",
+    "DANIEL") collide with brand names by chance."""
+    words = text.replace("'", "").replace(".", "").split()
+    table = _brands()
+    for size in range(min(BRAND_WORDS, len(words)), 0, -1):
+        kinds = table.get(" ".join(words[:size]))
+        if kinds:
+            return kinds
+    return ""
+
+
+def merchant_brands(cleaned: pd.Series) -> pd.Series:
+    """``brand:amenity=fuel brand:shop=convenience`` per cleaned description ("" when it names no known chain)."""
+    return cleaned.map(_brand_kinds)
 
 
 # amount bands (absolute, in the transaction's currency): the model learns e.g. "payroll is large, coffee small"
@@ -191,7 +227,8 @@ def categorizer_features(frame: pd.DataFrame) -> pd.DataFrame:
     # a day's lines repeat (the same merchants, payrolls, fees): clean each distinct one once
     codes, distinct = pd.factorize(description.astype(str))
     cleaned_distinct = clean_description(pd.Series(distinct, dtype=object))
-    kinds_distinct = merchant_kinds(cleaned_distinct).to_numpy(dtype=object)
+    kinds_distinct = (merchant_kinds(cleaned_distinct) + " " + merchant_brands(cleaned_distinct)).str.strip()
+    kinds_distinct = kinds_distinct.to_numpy(dtype=object)
     cleaned = pd.Series(cleaned_distinct.to_numpy(dtype=object)[codes], index=frame.index)
     kinds = pd.Series(kinds_distinct[codes], index=frame.index)
     return pd.DataFrame(

@@ -1,8 +1,12 @@
 """Proposed categorization rules waiting for an analyst (table ``review.pending_rules``).
 
-A reviewer's decision ("always categorize this merchant as …", from the review workspace) or the categorizer's own
-proposals add a pending row with its expected effect measured on ``marts.fct_transactions`` when it was proposed:
-how many transactions the rule would match and how many of those would change category. ``finflow rules accept``
+A reviewer's decision ("always categorize this merchant as …", from the review workspace) or FinFlow itself, when
+reviewers have put the same merchant in the same category ``min_decisions`` times and never in another
+(:func:`propose_from_decisions`, run by ``finflow rules pending``), add a pending row with its expected effect
+measured on ``marts.fct_transactions`` when it was proposed: how many transactions the rule would match, how many of
+those would change category, and how many reviewers' decisions it contradicts. A rule never overrides a human
+decision: ``fct_transactions`` applies human > rule > model, so contradicted decisions stay as decided, and the
+count says so before anyone accepts the rule. ``finflow rules accept``
 appends the rule to ``dbt_project/seeds/categorization_rules.csv`` (the analysts' rules, applied by dbt before the
 model), so every rule still lives in the one seed file and goes through review in git.
 """
@@ -35,12 +39,16 @@ create table if not exists review.pending_rules (
     from_decision_id bigint,
     expected_matches bigint,
     expected_changes bigint,
+    human_conflicts bigint,
     proposed_at timestamptz not null default now(),
     status text not null default 'pending' check (status in ('pending', 'accepted', 'rejected')),
     decided_by text,
     decided_at timestamptz
 );
+alter table review.pending_rules add column if not exists human_conflicts bigint;
 """
+MIN_DECISIONS = 3  # reviewers' decisions putting one merchant in one category before FinFlow proposes a rule
+PROPOSER = "finflow"
 
 
 class RuleError(ValueError):
@@ -84,13 +92,17 @@ def propose_rule(
         re.compile(pattern)
     except re.error as error:
         raise RuleError(f"pattern {pattern!r} is not a regular expression: {error}") from error
+    # what a human decided stays (human > rule in fct_transactions): those rows are not changes but conflicts
     effect = conn.execute(
         """
-        select count(*), count(*) filter (where category is distinct from %s) from marts.fct_transactions
+        select count(*),
+               count(*) filter (where category is distinct from %s and category_method is distinct from 'human'),
+               count(*) filter (where category is distinct from %s and category_method = 'human')
+        from marts.fct_transactions
         where (%s::text is null or source = %s)
           and concat_ws(' ', description_raw, counterparty) ~* %s  -- as the rules read them (counterparty_raw)
         """,
-        (category, source, source, pattern),
+        (category, category, source, source, pattern),
     ).fetchone()
     base = f"{_slug(pattern)}_{_slug(category)}"
     taken = {row[0] for row in conn.execute("select rule_id from review.pending_rules").fetchall()}
@@ -102,15 +114,24 @@ def propose_rule(
     row = conn.execute(
         """
         insert into review.pending_rules (rule_id, priority, category, source, pattern, proposed_by, origin,
-                                          from_decision_id, expected_matches, expected_changes)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-        returning rule_id, category, source, pattern, expected_matches, expected_changes, status
+                                          from_decision_id, expected_matches, expected_changes, human_conflicts)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        returning rule_id, category, source, pattern, expected_matches, expected_changes, human_conflicts, status
         """,
         (rule_id, PROPOSED_PRIORITY, category, source, pattern, proposed_by, origin, from_decision_id, *effect),
     ).fetchone()
     return dict(
         zip(
-            ("rule_id", "category", "source", "pattern", "expected_matches", "expected_changes", "status"),
+            (
+                "rule_id",
+                "category",
+                "source",
+                "pattern",
+                "expected_matches",
+                "expected_changes",
+                "human_conflicts",
+                "status",
+            ),
             row,
             strict=True,
         )
@@ -122,10 +143,61 @@ def list_pending(conn: psycopg.Connection) -> list[dict]:
     with conn.cursor() as cursor:
         cursor.execute(
             "select rule_id, category, source, pattern, origin, proposed_by, proposed_at, expected_matches,"
-            " expected_changes from review.pending_rules where status = 'pending' order by proposed_at, rule_id"
+            " expected_changes, human_conflicts from review.pending_rules where status = 'pending'"
+            " order by proposed_at, rule_id"
         )
         names = [d.name for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def propose_from_decisions(
+    conn: psycopg.Connection, min_decisions: int = MIN_DECISIONS, proposed_by: str = PROPOSER
+) -> list[dict]:
+    """Propose a rule for every merchant reviewers have put in one category at least ``min_decisions`` times (the
+    latest decision in force per transaction, approvals and recategorizations alike) and never in another; none
+    when a rule with that pattern is already pending, decided or in the seed. Returns the new proposals."""
+    if min_decisions < 1:
+        raise RuleError(f"min_decisions must be at least 1, not {min_decisions}")
+    ensure_pending_rules(conn)
+    decided = conn.execute(
+        """
+        select t.description_raw, d.category, d.decision_id
+        from (
+            select distinct on (transaction_id) transaction_id, category, decision_id
+            from review.effective_decisions
+            where item_type = 'category' and transaction_id is not null and coalesce(category, '') <> ''
+            order by transaction_id, decision_id desc
+        ) d
+        join marts.fct_transactions t using (transaction_id)
+        where coalesce(t.description_raw, '') ~ '[A-Za-z]'
+        """
+    ).fetchall()
+    by_merchant: dict[str, dict[str, list[int]]] = {}
+    for description, category, decision_id in decided:
+        try:
+            pattern = merchant_pattern(description)
+        except RuleError:
+            continue
+        by_merchant.setdefault(pattern, {}).setdefault(category, []).append(decision_id)
+    known = {row[0] for row in conn.execute("select pattern from review.pending_rules").fetchall()}
+    known |= {row["pattern"] for row in seed_rules()}
+    proposed = []
+    for pattern, categories in sorted(by_merchant.items()):
+        if len(categories) != 1 or pattern in known:  # reviewers disagree on this merchant: no rule to propose
+            continue
+        ((category, decisions),) = categories.items()
+        if len(decisions) >= min_decisions:
+            proposed.append(
+                propose_rule(
+                    conn,
+                    category=category,
+                    pattern=pattern,
+                    proposed_by=f"{proposed_by} ({len(decisions)} decisions)",
+                    origin="model",
+                    from_decision_id=max(decisions),
+                )
+            )
+    return proposed
 
 
 def seed_rules(seed: Path = RULES_SEED) -> list[dict]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml.features import clean_description, merchant_key, merchant_kinds
+from ml.features import clean_description, merchant_brands, merchant_key, merchant_kinds
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
@@ -77,3 +77,22 @@ def test_kinds_of_business_carry_over_to_merchants_never_seen():
     )
     kinds = merchant_kinds(clean_description(lines)).tolist()
     assert kinds == ["kind:eat", "kind:utility", "", "kind:transport", ""]  # whole words only: BARNES is no BAR
+
+
+def test_a_chain_the_history_never_saw_is_known_by_its_brand():
+    """Real New Zealand statement lines whose merchants a small history lacks: the public brand lexicon
+    (ml/data/merchant_brands.tsv) says what they are; only the start of a line counts, so a person named like a
+    brand further on ("DANIEL" is a chemist chain somewhere) adds nothing."""
+    lines = pd.Series(
+        [
+            "kathmandu newmarket",
+            "mitre 10 mega petone",
+            "bp connect roadmaster wellington nz",
+            "POS W/D LIQUORLAND WELLI-16:38",
+            "flat daniel (flat da",
+        ]
+    )
+    brands = merchant_brands(clean_description(lines)).tolist()
+    assert brands[:3] == ["brand:shop=outdoor", "brand:shop=doityourself", "brand:amenity=fuel brand:shop=convenience"]
+    assert brands[3] == "brand:shop=alcohol"
+    assert brands[4] == ""
