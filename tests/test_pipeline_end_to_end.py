@@ -164,6 +164,17 @@ def test_report_files_written(pipeline_run, finflow_home, db):
     by_rule = dict(db.execute("select rule_id, violations from reports.data_quality_summary").fetchall())
     expected = dict(db.execute("select rule_id, count(*) from marts.fct_rule_violations group by 1").fetchall())
     assert by_rule == expected
+    # the account report's newest seven days hold the same money as the category report's same days
+    by_account, by_category = db.execute(
+        """
+        select (select (sum(transactions), sum(money_in_base), sum(money_out_base))::text from reports.account_summary),
+               (select (sum(transactions), coalesce(sum(money_in), 0), coalesce(sum(money_out), 0))::text
+                from reports.category_summary
+                where booked_date > (select max(booked_date) from reports.category_summary) - 7)
+        """
+    ).fetchone()
+    assert by_account == by_category and not by_account.startswith("(0,")
+    assert all(account.startswith("****") for (account,) in db.execute("select account from reports.account_summary"))
 
 
 def test_reconciliation_report_counts_every_raw_row(pipeline_run, db):

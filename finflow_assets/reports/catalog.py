@@ -122,6 +122,40 @@ DATA_QUALITY_SUMMARY = ReportSpec(
     ),
 )
 
+# Accounts masked as in every report; the newest days only, so a tick reads an index range, not the whole history.
+ACCOUNT_SUMMARY = ReportSpec(
+    name="account_summary",
+    title="Account summary",
+    description=(
+        "Money in and out per day and account over the newest seven booking days, in the account's currency and "
+        "in the base currency."
+    ),
+    deps=("fct_transactions",),
+    select_sql="""
+        select
+            booked_date,
+            source,
+            '****' || right(coalesce(account_id, ''), 4) as account,
+            currency,
+            count(*) as transactions,
+            coalesce(sum(amount) filter (where amount > 0), 0) as money_in,
+            coalesce(-sum(amount) filter (where amount < 0), 0) as money_out,
+            coalesce(sum(amount_base) filter (where amount_base > 0), 0) as money_in_base,
+            coalesce(-sum(amount_base) filter (where amount_base < 0), 0) as money_out_base
+        from marts.fct_transactions
+        where booked_date > (select max(booked_date) from marts.fct_transactions) - 7
+        group by 1, 2, 3, 4
+    """,
+    order_by="booked_date desc, source, account",
+    headline_sql="""
+        select
+            count(distinct (source, account)) as accounts,
+            coalesce(sum(money_in_base), 0)::numeric(18, 2) as money_in,
+            coalesce(sum(money_out_base), 0)::numeric(18, 2) as money_out
+        from reports.account_summary
+    """,
+)
+
 # Accounts are shown by their last four characters in every report (the full id stays in the marts).
 RECONCILIATION_REPORT = ReportSpec(
     name="reconciliation_report",
@@ -250,4 +284,10 @@ ANOMALIES_FOR_REVIEW = ReportSpec(
     ),
 )
 
-REPORTS: tuple[ReportSpec, ...] = (RECONCILIATION_REPORT, ANOMALIES_FOR_REVIEW, CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY)
+REPORTS: tuple[ReportSpec, ...] = (
+    RECONCILIATION_REPORT,
+    ANOMALIES_FOR_REVIEW,
+    CATEGORY_SUMMARY,
+    ACCOUNT_SUMMARY,
+    DATA_QUALITY_SUMMARY,
+)

@@ -11,7 +11,7 @@ from psycopg import sql
 
 from ..intelligence.pending_rules import seed_rules
 from ..intelligence.review import columns_of, reconciliation_candidates, relation_exists
-from ..reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
+from ..reports.catalog import ACCOUNT_SUMMARY, CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
 from ..sources.registry import SOURCES
 
 RECENT_DAYS = 7
@@ -65,13 +65,24 @@ def figures(conn: psycopg.Connection) -> dict:
         )
     else:
         out["by_category"] = out["by_day"] = []
+    # money in and out per day and account: the account report's own rows (masked accounts, both currencies)
+    out["money_by_account"] = (
+        _rows(
+            conn,
+            "select booked_date, source, account, currency, transactions, money_in, money_out, money_in_base,"
+            " money_out_base from reports.account_summary order by booked_date desc, source, account",
+        )
+        if relation_exists(conn, "reports.account_summary")
+        else []
+    )
     out["by_account"] = (
         _rows(conn, "select * from reports.reconciliation_report order by source, account")
         if relation_exists(conn, "reports.reconciliation_report")
         else []
     )
     out["headlines"] = {
-        spec.name: _headline(conn, spec) for spec in (CATEGORY_SUMMARY, RECONCILIATION_REPORT, DATA_QUALITY_SUMMARY)
+        spec.name: _headline(conn, spec)
+        for spec in (CATEGORY_SUMMARY, ACCOUNT_SUMMARY, RECONCILIATION_REPORT, DATA_QUALITY_SUMMARY)
     }
     out["queue"] = (
         _rows(

@@ -9,7 +9,7 @@ import psycopg
 from finflow_assets.intelligence.review import rebuild_queue
 from finflow_assets.intelligence.scores import ensure_tables
 from finflow_assets.reports.assets import rebuild_table
-from finflow_assets.reports.catalog import CATEGORY_SUMMARY
+from finflow_assets.reports.catalog import ACCOUNT_SUMMARY, CATEGORY_SUMMARY
 from finflow_assets.review_app.users import add_user
 
 XSS = "<script>window.__xss = 1</script><img src=x onerror=alert(1)>"
@@ -131,7 +131,8 @@ def seed(conn: psycopg.Connection, *, filler: int = 0, reconciliation: bool = Fa
     add(TOP_THREE)
     if reconciliation:
         conn.execute(RECONCILIATION)
-    rebuild_table(conn, CATEGORY_SUMMARY)  # the report's table, as the report asset writes it
+    for spec in (CATEGORY_SUMMARY, ACCOUNT_SUMMARY):
+        rebuild_table(conn, spec)  # the report's table, as the report asset writes it
     for name, role in (("rita", "reviewer"), ("vic", "viewer"), ("ada", "admin")):
         add_user(conn, name, role, PASSWORD)
     return rebuild_queue(conn)

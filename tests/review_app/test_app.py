@@ -105,6 +105,15 @@ def test_a_viewer_sees_the_dashboard_and_cannot_decide(app, review_url):
     assert [(d["booked_date"], d["transactions"], d["money_out"]) for d in data["by_day"]] == [
         (day, int(n), float(out)) for day, n, out in days
     ]
+    with connect(review_url) as conn:  # money per day and account: the account report's rows, accounts masked
+        accounts = conn.execute(
+            "select booked_date::text, account, money_in_base, money_out_base from reports.account_summary"
+            " order by booked_date desc, source, account"
+        ).fetchall()
+    assert accounts and [
+        (r["booked_date"], r["account"], r["money_in_base"], r["money_out_base"]) for r in data["money_by_account"]
+    ] == [(day, account, float(money_in), float(out)) for day, account, money_in, out in accounts]
+    assert all(r["account"].startswith("****") for r in data["money_by_account"])
     queue = client.get("/").text
     assert 'name="item"' not in queue  # read-only: no checkboxes, no decision buttons
     for path, form in (

@@ -78,6 +78,9 @@
       });
       table(document.getElementById("by-day"), data.by_day,
         ["booked_date", "transactions", "money_in", "money_out", "corrected_by_reviewers"]);
+      table(document.getElementById("money-by-account"), data.money_by_account,
+        ["booked_date", "source", "account", "currency", "transactions", "money_in", "money_out", "money_in_base",
+          "money_out_base"]);
       table(document.getElementById("queue"), data.queue, ["item_type", "items", "oldest_days", "amount"]);
       table(document.getElementById("freshness"), data.freshness, ["source", "last_delivery", "age_hours"],
         (row) => (row.late ? "late" : ""));
