@@ -298,7 +298,8 @@ class Bench:
         os.environ["FINFLOW_HOME"] = str(self.home)
         os.environ.pop("FINFLOW_DATABASE_URL", None)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        from finflow_assets.settings import ensure_dagster_home, paths
+        from finflow_assets.instance import ensure_dagster_home
+        from finflow_assets.settings import paths
         from finflow_assets.warehouse import embedded
 
         self.paths = paths().ensure()

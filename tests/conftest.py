@@ -20,6 +20,17 @@ if worker := os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["DBT_TARGET_PATH"] = str(Path(os.environ.get("DBT_TARGET_PATH", "target")) / worker)
 
 
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The dbt manifest the definitions load from (importing them parses nothing), prepared once per process that
+    collects tests: not in pytest-xdist's controller, which collects none."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not session.config.getoption("numprocesses", default=None):
+        from finflow_assets.transform.project import ensure_manifest
+
+        ensure_manifest()
+
+
 VENDORED_FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
