@@ -61,10 +61,17 @@ def dagster_database_url(warehouse_url: str | None = None) -> str:
 
     given = os.environ.get(DAGSTER_PG_URL_ENV)
     if given:
-        return given
+        return sqlalchemy_psycopg2_url(given)
     warehouse = warehouse_url or database_url()
     ensure_database(warehouse, DAGSTER_DATABASE)
-    return with_database(warehouse, DAGSTER_DATABASE)
+    return sqlalchemy_psycopg2_url(with_database(warehouse, DAGSTER_DATABASE))
+
+
+def sqlalchemy_psycopg2_url(url: str) -> str:
+    """``url`` naming the psycopg2 driver (``postgresql+psycopg2://``), which dagster-postgres is written for: from
+    SQLAlchemy 2.1 a bare ``postgresql://`` means psycopg 3, with which its event log's NOTIFY fails."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg2://{rest}" if sep and scheme in ("postgresql", "postgres") else url
 
 
 def ensure_database(url: str, database: str) -> None:
