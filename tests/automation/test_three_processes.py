@@ -23,16 +23,15 @@ import pytest
 
 from finflow_assets.settings import write_dagster_yaml
 from finflow_assets.sources.registry import SOURCES
-from finflow_assets.warehouse.connection import ensure_database, with_database
 from finflow_simulator import generate
 from finflow_simulator.api_server import serve
-from tests.conftest import REPO_ROOT, fresh_database
+from tests.conftest import REPO_ROOT, fresh_dagster_database, fresh_database
 
 SCHEDULE = "api_sources_every_15_minutes"
 API_SOURCES = [spec for spec in SOURCES if spec.kind == "api"]
-TIMEOUT = 300.0  # the next minute's tick, then a run whose steps each start a Python process, on a loaded machine
+TIMEOUT = 420.0  # the next minute's tick, then a run whose steps each start a Python process, on a loaded machine
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)
 
 RUNS = """
 query ScheduledRuns($schedule: String!) {
@@ -46,6 +45,14 @@ query RunLog($runId: ID!) {
     ... on EventConnection { events { __typename ... on MessageEvent { message } } }
   }
 }"""
+INSTIGATORS = """
+query Instigators {
+  repositoriesOrError { ... on RepositoryConnection { nodes { sensors { id name } schedules { id name } } } }
+}"""
+STOP_SENSOR = """
+mutation StopSensor($id: String) { stopSensor(id: $id) { __typename ... on PythonError { message } } }"""
+STOP_SCHEDULE = """
+mutation StopSchedule($id: String) { stopRunningSchedule(id: $id) { __typename ... on PythonError { message } } }"""
 MATERIALIZATIONS = """
 query Materializations($path: [String!]!) {
   assetOrError(assetKey: {path: $path}) {
@@ -100,6 +107,22 @@ class Deployment:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
+    def instigators(self) -> dict[str, list[dict]]:
+        """Every sensor and schedule of the loaded code location (empty until the webserver has loaded it)."""
+        nodes = self.graphql(INSTIGATORS)["repositoriesOrError"].get("nodes") or []
+        return {kind: [i for node in nodes for i in node[kind]] for kind in ("sensors", "schedules") if nodes}
+
+    def only_the_api_schedule(self) -> None:
+        """Switch off every sensor and schedule but the API pull's (each is on by default), over GraphQL."""
+        found = self.instigators()
+        for sensor in found["sensors"]:
+            stopped = self.graphql(STOP_SENSOR, id=sensor["id"])["stopSensor"]
+            assert stopped["__typename"] == "StopSensorMutationResult", stopped
+        for schedule in found["schedules"]:
+            if schedule["name"] != SCHEDULE:
+                stopped = self.graphql(STOP_SCHEDULE, id=schedule["id"])["stopRunningSchedule"]
+                assert stopped["__typename"] == "ScheduleStateResult", stopped
+
     def wait_for(self, what: str, predicate, timeout: float = TIMEOUT):  # noqa: ANN001, ANN201
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -138,10 +161,7 @@ def deployment(finflow_home, tmp_path_factory) -> Iterator[Deployment]:
     home = root / "home"
     with fresh_database("test_three_processes") as url, contextlib.ExitStack() as stack:
         # the instance's own database (not the worker's shared `dagster` one): this test's runs only
-        instance_url = with_database(url, "test_three_processes_dagster")
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute('drop database if exists "test_three_processes_dagster" with (force)')
-        ensure_database(url, "test_three_processes_dagster")
+        instance_url = fresh_dagster_database(url, "test_three_processes_dagster")
         sim = generate(root / "landing", root / "truth", days=1, per_day=120, seed=5, api_dir=root / "api")
         api = stack.enter_context(serve(sim.api_dir))
         env = {
@@ -150,7 +170,7 @@ def deployment(finflow_home, tmp_path_factory) -> Iterator[Deployment]:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "FINFLOW_HOME": str(home),
             "FINFLOW_DATABASE_URL": url,
-            "FINFLOW_DAGSTER_PG_URL": instance_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+            "FINFLOW_DAGSTER_PG_URL": instance_url,  # postgresql+psycopg2://…: Dagster reads it as it is
             "FINFLOW_EXECUTOR": "multiprocess",
             "FINFLOW_TICK_CRON": "* * * * *",
             "DAGSTER_HOME": str(home / "dagster"),
@@ -162,6 +182,8 @@ def deployment(finflow_home, tmp_path_factory) -> Iterator[Deployment]:
         deployment.wait_for("the code server to listen", lambda: _listening(deployment.grpc_port))
         deployment.start("webserver", "dagster-webserver", "-w", str(deployment.workspace),
                          "-h", "127.0.0.1", "-p", str(deployment.web_port))  # fmt: skip
+        deployment.wait_for("the webserver to load the code location", lambda: deployment.instigators())
+        deployment.only_the_api_schedule()  # as an operator would in the UI: the test waits on that one tick alone
         deployment.start("daemon", "dagster-daemon", "run", "-w", str(deployment.workspace))
         try:
             yield deployment
