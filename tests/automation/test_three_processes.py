@@ -31,7 +31,8 @@ SCHEDULE = "api_sources_every_15_minutes"
 API_SOURCES = [spec for spec in SOURCES if spec.kind == "api"]
 TIMEOUT = 420.0  # the next minute's tick, then a run whose steps each start a Python process, on a loaded machine
 
-pytestmark = pytest.mark.timeout(900)
+# minutes (the next minute's tick, then a process per step): a long variant, make test-slow
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 RUNS = """
 query ScheduledRuns($schedule: String!) {
