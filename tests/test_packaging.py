@@ -10,10 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from tests.conftest import REPO_ROOT
 
@@ -28,14 +31,29 @@ def _project_files(folder: str, suffix: str) -> set[str]:
     return {p.relative_to(root).as_posix() for p in (root / folder).rglob(f"*{suffix}")}
 
 
+def _build_requirements_installed() -> bool:
+    """Whether this environment has what pyproject.toml's ``[build-system]`` requires, in the versions it asks."""
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    for requirement in map(Requirement, requires):
+        try:
+            if not requirement.specifier.contains(version(requirement.name), prereleases=True):
+                return False
+        except PackageNotFoundError:
+            return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel ``pip install .`` builds, from a copy of the sources (the build writes build/ beside them)."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "finflow"
     shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(*GENERATED))
+    # the dev extra installs the build requirements here: no isolated build environment to set up
+    isolation = ["--no-build-isolation"] if _build_requirements_installed() else []
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", *isolation, str(source)]
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(source), "-w", str(work / "dist")],
+        [*command, "-w", str(work / "dist")],
         capture_output=True,
         text=True,
         timeout=540,
