@@ -153,9 +153,12 @@ def check_dagster() -> Check:
     import dagster as dg
 
     from .settings import DAGSTER_PG_URL_ENV
+    from .warehouse import embedded
     from .warehouse.connection import dagster_database_url
 
     given = os.environ.get(DAGSTER_PG_URL_ENV)
+    if not given and not os.environ.get("FINFLOW_DATABASE_URL") and embedded.running_pid() is None:
+        return Check("Dagster instance", "note", f"{folder}: not checked, its database server is stopped")
     try:
         os.environ[DAGSTER_PG_URL_ENV] = dagster_database_url()  # as the finflow commands set it for Dagster
         with dg.DagsterInstance.from_config(str(folder)) as instance:
