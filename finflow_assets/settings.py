@@ -193,7 +193,8 @@ _STORAGE_KEYS = ("storage:", "run_storage:", "event_log_storage:", "schedule_sto
 
 def dagster_yaml(folder: Path, warm_runs: bool | None = None) -> str:
     """The instance settings FinFlow writes for the Dagster home ``folder``: stock Dagster on PostgreSQL, plus the
-    opt-in warm run launcher when ``warm_runs`` (default: ``FINFLOW_WARM_RUNS``)."""
+    opt-in warm run launcher when ``warm_runs`` (default: ``FINFLOW_WARM_RUNS``). The same for every folder now
+    that nothing in it is a path (the database comes from the environment)."""
     if warm_runs is None:
         warm_runs = opted_in(WARM_RUNS_ENV)
     return DAGSTER_YAML + (WARM_RUNS_YAML if warm_runs else "")
