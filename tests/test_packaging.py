@@ -93,15 +93,21 @@ def test_the_wheel_ships_every_package_and_no_generated_state(wheel: Path):
 @pytest.mark.slow
 def test_installed_from_the_wheel_the_demo_runs_from_another_directory(wheel: Path, tmp_path: Path):
     """Minutes: a fresh virtualenv gets FinFlow's dependencies from the package index."""
+    # nothing of this clone or this process's settings: no PYTHONPATH (pip would take the clone for an install)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINFLOW_", "DAGSTER_", "MLFLOW_", "PYTHON"))}
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], env=env, check=True, timeout=120)
     install = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], capture_output=True, text=True, timeout=1500
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert install.returncode == 0, install.stderr[-3000:]
+    assert (venv / "bin" / "finflow").exists(), install.stdout[-3000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FINFLOW_", "DAGSTER_", "MLFLOW_", "PYTHON"))}
     env["HOME"] = str(elsewhere)  # the data folder's default is ~/.finflow outside a clone
     demo = subprocess.run(
         [str(venv / "bin" / "finflow"), "demo", "--days", "1", "--per-day", "300"],
