@@ -48,9 +48,11 @@ test: $(STAMP) browser
 test-slow: $(STAMP) browser
 	FINFLOW_SLOW_TESTS=1 $(PYTEST)
 
+# style, the layering contract (import-linter), declared vs imported packages (deptry; pyproject's [tool.deptry])
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 ui: $(STAMP)
 	$(BIN)/finflow ui

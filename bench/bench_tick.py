@@ -12,9 +12,10 @@ nightly), nor is the daily e-mail.
 Each tick is a run launched as the Dagster daemon launches the automation's runs (``--worker``): ``spawn``, in a new
 Python process, as Dagster's default launcher does (FinFlow's default: it then loads FinFlow's definitions, ~2 s,
 and imports MLflow, skops and scikit-learn, ~3.5 s, every tick); ``warm``, in a fork of FinFlow's warm run server
-(``optin/warm_runs.py``, the default with the opt-in ``FINFLOW_WARM_RUNS=1``, which also selects the opt-in event
-log); ``in-process``, in this process (warm imports: the pipeline's own cost alone). ``FINFLOW_FAST_DBT=1`` selects
-the opt-in dbt resource. With and without every opt-in:
+(``optin/warm_runs.py``, the default with the opt-in ``FINFLOW_WARM_RUNS=1``); ``in-process``, in this process
+(warm imports: the pipeline's own cost alone). ``FINFLOW_FAST_DBT=1`` selects the opt-in dbt resource. The
+instance is on PostgreSQL (a ``dagster`` database beside the bench's warehouse), as FinFlow's own. With and
+without every opt-in:
 
     FINFLOW_WARM_RUNS=1 FINFLOW_FAST_DBT=1 .venv/bin/python bench/bench_tick.py
     .venv/bin/python bench/bench_tick.py

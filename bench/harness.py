@@ -298,12 +298,15 @@ class Bench:
         os.environ["FINFLOW_HOME"] = str(self.home)
         os.environ.pop("FINFLOW_DATABASE_URL", None)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        from finflow_assets.settings import ensure_dagster_home, paths
+        from finflow_assets.instance import ensure_dagster_home
+        from finflow_assets.settings import paths
+        from finflow_assets.transform.project import ensure_manifest
         from finflow_assets.warehouse import embedded
 
         self.paths = paths().ensure()
-        ensure_dagster_home()
+        ensure_dagster_home()  # the instance on PostgreSQL: the dagster database beside the bench's warehouse
         embedded.start()
+        ensure_manifest()  # what the finflow commands do before loading the definitions
 
     def simulate(self, *, days: int, per_day: int, start: date | None = None, seed: int = 7, **options):
         from finflow_simulator import generate

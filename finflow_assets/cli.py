@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from .notify.links import REVIEW_PORT, review_url
-from .settings import REPO_ROOT, ensure_dagster_home, paths
+from .settings import REPO_ROOT, paths
 
 log = logging.getLogger("finflow")
 
@@ -24,8 +24,24 @@ DEFAULT_SIMULATION_START = date(2026, 10, 1)
 
 
 def _use_dagster_home() -> Path:
-    """Point Dagster at the data folder's instance, so runs from the CLI show in the UI."""
-    return ensure_dagster_home()
+    """Point Dagster at the data folder's instance (on PostgreSQL), so runs from the CLI show in the UI, and have
+    the dbt manifest the definitions load from ready (parsed here, explicitly, never on import)."""
+    from .instance import ensure_dagster_home
+    from .transform.project import ensure_manifest
+
+    folder = ensure_dagster_home()
+    ensure_manifest()
+    return folder
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Prepare what loading the definitions needs: the data folder's Dagster instance settings and its database,
+    and the dbt manifest (for deploy scripts: run once before starting the code server)."""
+    from .transform.project import dbt_project
+
+    folder = _use_dagster_home()
+    print(f"Dagster home: {folder}\ndbt manifest: {dbt_project.manifest_path}")
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -129,9 +145,10 @@ def materialize_everything(selection: str | None = None, tags: dict[str, str] | 
     import dagster as dg
 
     from . import console
-    from .definitions import all_assets, resources
 
     _use_dagster_home()
+    from .definitions import all_assets, resources
+
     shown = console.current()
     follow: contextlib.AbstractContextManager = contextlib.nullcontext({})
     if shown:  # the stage of each asset the run materializes (asset specs are only declared, not run)
@@ -165,10 +182,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Run the nightly warehouse audit now: the money invariants over every row (automation/audit.py)."""
     import dagster as dg
 
+    _use_dagster_home()
     from .automation.audit import warehouse_audit
     from .definitions import resources
 
-    _use_dagster_home()
     with dg.DagsterInstance.get() as instance:
         result = warehouse_audit.execute_in_process(
             resources={name: resources[name] for name in ("dbt", "warehouse")},
@@ -887,6 +904,11 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check Python, disk, database, stores, sources and channels; say what to fix"
     )
     doctor.set_defaults(func=cmd_doctor)
+
+    prepare = sub.add_parser(
+        "prepare", help="write the Dagster instance settings, create its database, parse the dbt manifest"
+    )
+    prepare.set_defaults(func=cmd_prepare)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL")
     db.add_argument("action", choices=("start", "stop", "status", "url", "env"))

@@ -9,6 +9,7 @@ from .automation.freshness import freshness_checks, freshness_every_15_minutes, 
 from .automation.retraining import retraining_schedules, retraining_sensors
 from .automation.schedules import schedules
 from .automation.sensors import file_drop_sensors
+from .executor import run_executor
 from .intelligence.assets import intelligence_assets
 from .notify.resource import NotifierResource
 from .optin.fast_dbt import dbt_resource
@@ -33,8 +34,7 @@ defs = dg.Definitions(
     asset_checks=freshness_checks,
     jobs=[freshness_job, warehouse_audit],
     resources=resources,
-    # steps run in the run's own process: starting a Python process per step costs more than most steps here do
-    executor=dg.in_process_executor,
+    executor=run_executor(),  # FINFLOW_EXECUTOR: in_process (default), multiprocess or k8s
     sensors=[*file_drop_sensors, *alert_sensors, automation_sensor, *retraining_sensors],
     schedules=[*schedules, freshness_every_15_minutes, *retraining_schedules, warehouse_audit_nightly],
 )

@@ -152,7 +152,15 @@ def check_dagster() -> Check:
         return Check("Dagster instance", "note", f"none yet in {folder}", "any finflow command creates it")
     import dagster as dg
 
+    from .settings import DAGSTER_PG_URL_ENV
+    from .warehouse import embedded
+    from .warehouse.connection import dagster_database_url
+
+    given = os.environ.get(DAGSTER_PG_URL_ENV)
+    if not given and not os.environ.get("FINFLOW_DATABASE_URL") and embedded.running_pid() is None:
+        return Check("Dagster instance", "note", f"{folder}: not checked, its database server is stopped")
     try:
+        os.environ[DAGSTER_PG_URL_ENV] = dagster_database_url()  # as the finflow commands set it for Dagster
         with dg.DagsterInstance.from_config(str(folder)) as instance:
             runs = instance.get_runs(limit=1)
     except Exception as error:  # noqa: BLE001 - whatever breaks loading it is what the user needs to see
@@ -160,8 +168,14 @@ def check_dagster() -> Check:
             "Dagster instance",
             "FAIL",
             f"{folder} cannot be loaded: {type(error).__name__}: {error}",
-            f"fix or delete {folder / 'dagster.yaml'} (FinFlow writes a fresh one; the run history stays)",
+            f"fix or delete {folder / 'dagster.yaml'} (FinFlow writes a fresh one; the run history stays), "
+            f"or check {DAGSTER_PG_URL_ENV}",
         )
+    finally:
+        if given is None:
+            os.environ.pop(DAGSTER_PG_URL_ENV, None)
+        else:
+            os.environ[DAGSTER_PG_URL_ENV] = given
     if not runs:
         return Check("Dagster instance", "ok", f"{folder}, no runs yet")
     last = runs[0]

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RULES_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "categorization_rules.csv"
+from .seeds import seed_path
+
+RULES_SEED = seed_path("categorization_rules.csv")
 RULE_COLUMNS = ("rule_id", "priority", "category", "source", "transaction_type", "pattern")
 
 

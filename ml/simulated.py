@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .seeds import seed_path
+
 API_SOURCES = ("stripe", "paypal", "billing", "expenses")
-FX_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "fx_rates.csv"
+FX_SEED = seed_path("fx_rates.csv")
 
 
 def _path_of(root: Path, api_dir: Path, source: str, file: str) -> Path:

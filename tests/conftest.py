@@ -20,6 +20,15 @@ if worker := os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["DBT_TARGET_PATH"] = str(Path(os.environ.get("DBT_TARGET_PATH", "target")) / worker)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The dbt manifest the definitions load from (importing them parses nothing), prepared once per process that
+    collects tests: not in pytest-xdist's controller, which collects none."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not session.config.getoption("numprocesses", default=None):
+        from finflow_assets.transform.project import ensure_manifest
+
+        ensure_manifest()
+
+
 VENDORED_FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
@@ -135,6 +144,18 @@ def fresh_database(name: str):
             os.environ.pop("FINFLOW_DATABASE_URL", None)
         else:
             os.environ["FINFLOW_DATABASE_URL"] = saved
+
+
+def fresh_dagster_database(warehouse_url: str, name: str) -> str:
+    """A new, empty database beside ``warehouse_url`` for a Dagster instance of a test's own (processes it starts
+    share it, no other test sees its runs); returns its ``FINFLOW_DAGSTER_PG_URL``."""
+    from finflow_assets.warehouse import connect
+    from finflow_assets.warehouse.connection import sqlalchemy_psycopg2_url, with_database
+
+    with connect(warehouse_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    return sqlalchemy_psycopg2_url(with_database(warehouse_url, name))
 
 
 @contextlib.contextmanager

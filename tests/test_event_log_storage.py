@@ -2,11 +2,15 @@
 exactly what Dagster's default does; with another Dagster version it is Dagster's default. Also: a data folder's
 ``dagster.yaml`` written by an older FinFlow (the old module paths) is migrated.
 
+FinFlow's own instance is on PostgreSQL; this storage serves a data folder whose ``dagster.yaml`` keeps Dagster's
+SQLite storage (an edited file), so the tests here write that file themselves.
+
 Private names used here, unavoidably: the storage's own ``_index_engine`` / ``_run_engines`` (what is pooled) and
 Dagster's ``sqlite_event_log`` constants the module mirrors."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,8 +18,15 @@ import dagster as dg
 
 import finflow_assets.optin as optin
 from finflow_assets.optin.event_log_storage import IndexPooledSqliteEventLogStorage
-from finflow_assets.settings import _LEGACY_YAML, dagster_yaml, write_dagster_yaml
+from finflow_assets.settings import _LEGACY_YAML, POSTGRES_STORAGE_YAML, dagster_yaml, write_dagster_yaml
 
+SQLITE_POOLED = """\
+event_log_storage:
+  module: finflow_assets.optin.event_log_storage
+  class: IndexPooledSqliteEventLogStorage
+  config:
+    base_dir: {event_log_dir}
+"""
 CHECK = dg.AssetCheckKey(dg.AssetKey("ledger"), "balanced")
 
 
@@ -27,7 +38,8 @@ def ledger():
 
 def _instance(folder: Path) -> dg.DagsterInstance:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "dagster.yaml").write_text(dagster_yaml(folder, warm_runs=True))  # as FinFlow writes it, opted in
+    event_log_dir = json.dumps(str(folder.resolve() / "history" / "runs"))
+    (folder / "dagster.yaml").write_text(SQLITE_POOLED.format(event_log_dir=event_log_dir))
     return dg.DagsterInstance.from_config(str(folder))
 
 
@@ -141,12 +153,18 @@ def test_with_another_dagster_version_it_is_dagsters_own_storage(tmp_path: Path,
 
 
 def test_an_old_data_folders_dagster_yaml_is_migrated(tmp_path: Path, monkeypatch):
-    """FinFlow before the opt-ins wrote the warm classes under other module paths: an unedited file becomes the
-    current (stock) settings; an edited one keeps the user's edits with the classes' module paths moved."""
+    """FinFlow before the opt-ins wrote the warm classes under other module paths, and before PostgreSQL no storage:
+    an unedited file becomes the current settings (PostgreSQL); an edited one keeps the user's edits and storage
+    choice with the classes' module paths moved; an edited one naming no storage gets the PostgreSQL block."""
     monkeypatch.delenv("FINFLOW_WARM_RUNS", raising=False)
     config = tmp_path / "dagster.yaml"
     old = _LEGACY_YAML.format(event_log_dir=f'"{tmp_path.resolve() / "history" / "runs"}"')
     config.write_text(old)
+    write_dagster_yaml(tmp_path)
+    assert config.read_text() == dagster_yaml(tmp_path, warm_runs=False)
+    assert "postgres_url:\n      env: FINFLOW_DAGSTER_PG_URL" in config.read_text()
+    sqlite_stock = dagster_yaml(tmp_path, warm_runs=False).replace(POSTGRES_STORAGE_YAML, "")  # FinFlow until #24
+    config.write_text(sqlite_stock)
     write_dagster_yaml(tmp_path)
     assert config.read_text() == dagster_yaml(tmp_path, warm_runs=False)
     config.write_text(old.replace("max_concurrent_runs: 4", "max_concurrent_runs: 2"))  # a user's edit
@@ -154,4 +172,9 @@ def test_an_old_data_folders_dagster_yaml_is_migrated(tmp_path: Path, monkeypatc
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.event_log_storage) is IndexPooledSqliteEventLogStorage
         assert type(instance.run_launcher).__name__ == "WarmRunLauncher"
-    assert "max_concurrent_runs: 2" in config.read_text()
+    assert "max_concurrent_runs: 2" in config.read_text() and "postgres" not in config.read_text()
+    config.write_text(sqlite_stock.replace("max_concurrent_runs: 4", "max_concurrent_runs: 2"))
+    write_dagster_yaml(tmp_path)
+    assert config.read_text() == sqlite_stock.replace("max_concurrent_runs: 4", "max_concurrent_runs: 2") + (
+        POSTGRES_STORAGE_YAML
+    )

@@ -6,7 +6,9 @@ the installed Dagster / dagster-dbt is the version it was tested with; with any 
 behaves exactly like the stock class it extends, so an upgrade can slow a tick down but not break it.
 
 - ``FINFLOW_WARM_RUNS=1``: the data folder's ``dagster.yaml`` names ``warm_runs.WarmRunLauncher`` (runs start in a
-  fork of a warm process) and ``event_log_storage.IndexPooledSqliteEventLogStorage`` (``index.db`` kept open).
+  fork of a warm process).
+- ``event_log_storage.IndexPooledSqliteEventLogStorage`` (``index.db`` kept open) is for an instance kept on
+  SQLite by an edited ``dagster.yaml``; FinFlow's own instance is on PostgreSQL and does not name it.
 - ``FINFLOW_FAST_DBT=1``: the pipeline's dbt resource is ``fast_dbt.FastDbtCli`` (no ``dbt --version`` subprocess
   and no in-process adapter per dbt step).
 """

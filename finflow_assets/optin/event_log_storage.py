@@ -11,7 +11,8 @@ a connection held open would leave the writes in the ``-wal`` file, out of the w
 run database's SQLAlchemy engine (it holds no connection): Dagster made a new one per write, so every insert was
 compiled afresh (~0.5 ms of the ~2 ms an event costs; ~0.3 s of a 15-minute tick's ~600 events).
 
-Opt-in (``FINFLOW_WARM_RUNS=1``: ``settings.dagster_yaml`` names it): it overrides the private ``_connect`` of
+Opt-in (an edited ``dagster.yaml`` that keeps Dagster's SQLite storage names it; FinFlow's own instance is on
+PostgreSQL): it overrides the private ``_connect`` of
 Dagster's SQLite storage. With a Dagster other than the tested version (``optin.version_tested``) it is Dagster's
 own ``SqliteEventLogStorage`` unchanged; delete the block from ``dagster.yaml`` to go back to Dagster's default.
 """

@@ -10,7 +10,7 @@ from ..intelligence.scores import ensure_tables
 from ..resources import WarehouseResource, retry_if_the_database_restarts
 from ..sources.raw_tables import ensure_raw_schema, ensure_raw_table
 from ..sources.registry import REFERENCE_SOURCES, SOURCES
-from .project import dbt_project, ensure_manifest
+from .project import dbt_project, ensure_manifest, prepared_manifest
 
 
 class FinflowDbtTranslator(DagsterDbtTranslator):
@@ -53,7 +53,11 @@ DBT_POOL = "dbt"  # one dbt invocation at a time across runs (limit in the insta
 
 
 @dbt_assets(
-    manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, exclude=ENRICHED, pool=DBT_POOL
+    manifest=prepared_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=ENRICHED,
+    pool=DBT_POOL,
 )
 def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Normalize, dedupe, validate and reconcile every source with one ``dbt build`` over the selection."""
@@ -63,7 +67,7 @@ def finflow_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, w
 
 
 @dbt_assets(
-    manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, select=ENRICHED, pool=DBT_POOL
+    manifest=prepared_manifest(), project=dbt_project, dagster_dbt_translator=translator, select=ENRICHED, pool=DBT_POOL
 )
 def finflow_dbt_enriched_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """Marts that combine the SQL layer with the ML assets' outputs (categories, anomaly scores)."""

@@ -9,13 +9,14 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagster import InitResourceContext
-from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, DbtProjectPreparer
 
 from ..settings import DBT_PROJECT_DIR
 from ..warehouse import dbt_env, embedded
@@ -113,16 +114,40 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     dbt's partial parsing (what keeps a run's start-up short) is thrown away whenever the profile differs from the
     one it was parsed with, and dagster-dbt starts each run from the project's ``target/`` files: so the parse
     here uses the connection settings the runs will export, and is redone when those change (another data folder
-    or database), once, rather than by every run.
+    or database), once, rather than by every run. Called by the ``finflow`` commands before they load the
+    definitions and by the dbt steps, never on import; the process environment is left as it was. A project folder
+    that is not writable (an installed wheel's, owned by another user) keeps the manifest the wheel shipped.
     """
     env = dbt_env(os.environ.get("FINFLOW_DATABASE_URL") or embedded.expected_url())
-    os.environ.update(env)
     manifest = project.manifest_path
-    stamp_file = Path(project.project_dir) / project.target_path / ".finflow_profile"
+    target = Path(project.project_dir) / project.target_path
+    stamp_file = target / ".finflow_profile"
     stamp = _profile_stamp(env)
     stale = not manifest.exists() or manifest.stat().st_mtime < newest_source_mtime(Path(project.project_dir))
-    if stale or not stamp_file.exists() or stamp_file.read_text() != stamp:
-        log.info("parsing the dbt project to refresh %s", manifest)
-        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
-        stamp_file.write_text(stamp)
+    if not stale and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return manifest
+    if manifest.exists() and not os.access(target, os.W_OK):
+        log.info("%s is not writable: using its manifest as shipped", target)
+        return manifest
+    log.info("parsing the dbt project to refresh %s", manifest)
+    command = [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir)]
+    command += ["--profiles-dir", str(project.profiles_dir), "--target", DBT_TARGET, "--target-path", str(target)]
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not manifest.exists():
+        raise RuntimeError(f"dbt parse of {project.project_dir} failed:\n{done.stdout}{done.stderr}")
+    stamp_file.write_text(stamp)
     return manifest
+
+
+def prepared_manifest(project: DbtProject = dbt_project) -> Path:
+    """The manifest the definitions are built from, as prepared at install time (the wheel ships it) or by
+    ``ensure_manifest`` (the ``finflow`` commands, the tests' conftest); under ``dagster dev`` it is refreshed first
+    (dagster-dbt's ``prepare_if_dev`` convention), so edits to the dbt project show up on reload."""
+    if DbtProjectPreparer().using_dagster_dev():
+        return ensure_manifest(project)
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"no dbt manifest at {project.manifest_path}: prepare it with `finflow prepare` (or any finflow command), "
+            "or install FinFlow from its wheel, which ships it"
+        )
+    return project.manifest_path

@@ -20,7 +20,7 @@ from finflow_assets.settings import write_dagster_yaml
 from finflow_simulator import generate
 from finflow_simulator.api_server import serve
 from tests.automation.test_notifications import Inbox, local_smtp_server
-from tests.conftest import REPO_ROOT, fresh_database
+from tests.conftest import REPO_ROOT, fresh_dagster_database, fresh_database
 
 WITHHELD = "bank_treasury"  # a file-drop source that stops delivering: its freshness check must alert
 REFUSED = "billing"  # an API source whose key the server refuses: its pull fails, the failure alert goes out
@@ -70,6 +70,7 @@ def automatic(finflow_home, tmp_path_factory):
             "FINFLOW_HOME": str(home),
             "FINFLOW_DATABASE_URL": url,
             "DAGSTER_HOME": str(home / "dagster"),
+            "FINFLOW_DAGSTER_PG_URL": fresh_dagster_database(url, "test_automatic_runs_dagster"),  # its runs only
             "FINFLOW_TICK_CRON": "* * * * *",
             "FINFLOW_DAILY_REPORT_CRON": "* * * * *",
             f"FINFLOW_{REFUSED.upper()}_API_KEY": "not-the-right-key",
@@ -90,10 +91,16 @@ def automatic(finflow_home, tmp_path_factory):
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        saved_instance_url = os.environ.get("FINFLOW_DAGSTER_PG_URL")
+        os.environ["FINFLOW_DAGSTER_PG_URL"] = env["FINFLOW_DAGSTER_PG_URL"]  # the tests read the same instance
         try:
             drop_files(staged, home / "landing")  # as the banks and internal systems would
             yield Automatic(home, staged, inbox, log)
         finally:
+            if saved_instance_url is None:
+                os.environ.pop("FINFLOW_DAGSTER_PG_URL", None)
+            else:
+                os.environ["FINFLOW_DAGSTER_PG_URL"] = saved_instance_url
             process.terminate()
             try:
                 process.wait(timeout=30)

@@ -19,6 +19,7 @@ from dagster._core.launcher import LaunchRunContext
 import finflow_assets.optin as optin
 from finflow_assets.optin.warm_runs import WORKER_PID_TAG
 from finflow_assets.settings import write_dagster_yaml
+from finflow_assets.warehouse.connection import dagster_database_url
 from tests.automation import warm_run_jobs
 from tests.conftest import REPO_ROOT
 
@@ -136,10 +137,13 @@ def test_with_another_dagster_version_it_is_the_default_launcher(instance, monke
     assert "written for dagster 0.0.1" in caplog.text and "falling back" in caplog.text
 
 
-def test_dagster_yaml_names_it_only_when_opted_in(tmp_path, monkeypatch):
+def test_dagster_yaml_names_it_only_when_opted_in(finflow_home, tmp_path, monkeypatch):
     monkeypatch.delenv("FINFLOW_WARM_RUNS", raising=False)
+    monkeypatch.delenv("FINFLOW_DAGSTER_PG_URL", raising=False)
+    monkeypatch.setenv("FINFLOW_DAGSTER_PG_URL", dagster_database_url())  # the instance is on PostgreSQL
     with dg.DagsterInstance.from_config(str(write_dagster_yaml(tmp_path).parent)) as stock:
         assert type(stock.run_launcher) is dg.DefaultRunLauncher
+        assert type(stock.run_storage).__name__ == "PostgresRunStorage"
         assert stock.run_monitoring_enabled  # a run whose worker is lost is failed, not left STARTING
     monkeypatch.setenv("FINFLOW_WARM_RUNS", "1")
     with dg.DagsterInstance.from_config(str(write_dagster_yaml(tmp_path).parent)) as warm:  # unedited: rewritten
