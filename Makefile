@@ -9,12 +9,14 @@ PER_DAY ?= 10000
 
 .PHONY: install browser demo test test-slow lint ui bench clean db-stop
 
-# pip's output goes to $(VENV)/install.log and is shown only when the install fails
+# pip's output goes to $(VENV)/install.log and is shown only when the install fails. --no-compile: Python compiles
+# the modules a command imports when it first imports them, not the thousands of installed files nothing imports;
+# the pip that ships with Python 3.11 installs FinFlow as it is (docs/operating.md has the install time).
 PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
 $(STAMP): pyproject.toml
 	@echo "installing FinFlow and its dependencies into $(VENV) (takes a few minutes the first time; log: $(VENV)/install.log)"
 	@$(PYTHON) -m venv $(VENV)
-	@( $(PIP) install --quiet --upgrade pip && $(PIP) install --quiet -e ".[dev]" ) > $(VENV)/install.log 2>&1 \
+	@$(PIP) install --quiet --no-compile -e ".[dev]" > $(VENV)/install.log 2>&1 \
 		|| { cat $(VENV)/install.log; echo "pip install failed (log above, also in $(VENV)/install.log)"; exit 1; }
 	@touch $(STAMP)
 
