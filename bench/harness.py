@@ -301,7 +301,9 @@ def cpu_seconds() -> float:
         usage = resource.getrusage(who)
         total += usage.ru_utime + usage.ru_stime
     pid = embedded.running_pid()
-    with contextlib.suppress(psutil.Error, TypeError):
+    if pid is None:  # an external database (FINFLOW_DATABASE_URL): its server is not counted
+        return total
+    with contextlib.suppress(psutil.Error):
         server = psutil.Process(pid)
         for proc in (server, *server.children(recursive=True)):
             times = proc.cpu_times()
