@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--history-days", type=int, default=40)
     parser.add_argument("--folder", help="reuse (or keep) the simulated files here")
+    parser.add_argument(
+        "--max-fit-rows", type=int, help="rows each categorizer fit samples at most (default: the categorizer's own)"
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -77,7 +80,7 @@ def main() -> None:
         ignore_index=True,
     )
     started = time.perf_counter()
-    trained = train_categorizer(labeled)
+    trained = train_categorizer(labeled, **({"max_rows": args.max_fit_rows} if args.max_fit_rows else {}))
     train_seconds = time.perf_counter() - started
     held_out = later[later["source"] != "erp_gl"]  # ledger lines carry their own category (method human)
     started = time.perf_counter()

@@ -140,12 +140,15 @@ def train_and_register_categorizer(
     shuffle_labels: bool = False,
     sources: dict[str, int] | None = None,
     params: dict[str, object] | None = None,
+    max_fit_rows: int | None = None,
 ) -> TrainingOutcome:
     """Train on labeled history, log the run, register ``finflow-categorizer`` and pass the champion gate: the new
     version becomes champion only if its held-out accuracy is at least the champion's on the same rows.
-    ``params`` overrides the model's hyperparameters."""
+    ``params`` overrides the model's hyperparameters; ``max_fit_rows`` lowers the rows each fit samples (default:
+    the categorizer's own cap)."""
     started = time.perf_counter()
-    trained = train_categorizer(history, seed, shuffle_labels=shuffle_labels, params=params)
+    cap = {} if max_fit_rows is None else {"max_rows": max_fit_rows}
+    trained = train_categorizer(history, seed, shuffle_labels=shuffle_labels, params=params, **cap)
     params = {
         **HYPERPARAMETERS,
         **(params or {}),
@@ -154,6 +157,7 @@ def train_and_register_categorizer(
         "min_threshold": MIN_THRESHOLD,
         "auto_apply_threshold": trained.threshold,
         "shuffle_labels": shuffle_labels,
+        **cap,
         **{f"rows_from_{name}": count for name, count in (sources or {}).items()},
     }
     metrics = {**trained.metrics, "train_seconds": trained.train_seconds}

@@ -177,6 +177,17 @@ def own_data_folder(home: Path, database: str):
                     os.environ[key] = value
 
 
+@pytest.fixture(scope="module")
+def warm_dbt_commands():
+    """dbt-core imported once for a module's many dbt commands outside a run (``run_dbt``, the invariants' builds):
+    each ``finflow-dbt`` runs in a fork of the warm server, as inside a pipeline run, ~1 s of CPU less per command.
+    The server leaves after its idle time; a command then runs dbt in its own process, as without it."""
+    from finflow_assets.transform.dbt_server import warm_dbt
+
+    with warm_dbt() as path:
+        yield path
+
+
 def run_dbt(*args: str) -> None:
     """A real dbt invocation against the current warehouse (raises on failure, with dbt's output)."""
     from finflow_assets.resources import WarehouseResource

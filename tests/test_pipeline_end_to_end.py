@@ -34,7 +34,7 @@ def pipeline_run(finflow_home, tmp_path_factory):
 
 
 def _run_pipeline(finflow_home):
-    from finflow_assets.cli import materialize_everything
+    from finflow_assets.cli import DEMO_OPS_CONFIG, materialize_everything
 
     sim = generate(
         finflow_home.landing,
@@ -51,7 +51,7 @@ def _run_pipeline(finflow_home):
 
     with serve(sim.api_dir) as server:  # the API sources over real local HTTP
         os.environ.update(server.env())
-        result = materialize_everything()
+        result = materialize_everything(ops_config=DEMO_OPS_CONFIG)  # as `finflow demo` runs it
     return sim, result
 
 
@@ -290,6 +290,9 @@ def test_freshness_checks_follow_the_load_journal(pipeline_run, db):
 
 
 def test_models_are_registered_and_every_transaction_is_scored_and_queued(pipeline_run, db):
+    from mlflow import MlflowClient
+
+    from finflow_assets.cli import DEMO_FIT_ROWS
     from finflow_assets.settings import mlflow_tracking_uri
     from ml.registry import champion_version
 
@@ -298,6 +301,10 @@ def test_models_are_registered_and_every_transaction_is_scored_and_queued(pipeli
     trained = meta["categorizer_model"]
     assert trained["trained"].value is True and "mlflow_run" in trained
     assert {"accuracy", "macro_f1", "coverage", "auto_accuracy", "threshold"} <= set(trained)
+    # the demo's run config reached the training: each fit sampled about DEMO_FIT_ROWS of the labeled rows
+    params = MlflowClient(mlflow_tracking_uri()).get_run(trained["mlflow_run_id"].value).data.params
+    assert params["max_rows"] == str(DEMO_FIT_ROWS), params
+    assert int(params["fit_rows"]) <= DEMO_FIT_ROWS * 1.1 < int(trained["rows_history_files"].value), params
     assert meta["anomaly_model"]["trained"].value is True and "injected_recall" in meta["anomaly_model"]
     assert meta["review_queue"]["items"].value >= 0
     anomaly_version = champion_version(mlflow_tracking_uri(), "finflow-anomaly")

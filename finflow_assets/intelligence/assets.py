@@ -142,6 +142,14 @@ def _kept_champion(context: dg.AssetExecutionContext, uri: str, model_name: str)
     )
 
 
+class CategorizerTraining(dg.Config):
+    """How a run trains the categorizer (run config ``ops.categorizer_model.config``). ``max_fit_rows``: the rows
+    each fit samples at most (stratified by category); unset, the categorizer's own cap. ``finflow demo`` lowers it
+    for its first day: the simulator's accuracy is as good with fewer rows (docs/operating.md)."""
+
+    max_fit_rows: int | None = None
+
+
 @dg.asset(
     group_name="ml",
     deps=[VALIDATED],
@@ -153,6 +161,7 @@ def _kept_champion(context: dg.AssetExecutionContext, uri: str, model_name: str)
 )
 def categorizer_model(
     context: dg.AssetExecutionContext,
+    config: CategorizerTraining,
     data_folder: DataFolderResource,
     warehouse: WarehouseResource,
     mlflow_store: MlflowResource,
@@ -171,7 +180,9 @@ def categorizer_model(
             f"{data_folder.paths().history} (or run `finflow demo`), or land ERP ledger lines"
         )
     started = time.perf_counter()
-    outcome = train_and_register_categorizer(history, uri, artifact_location=mlflow_artifact_root(), sources=sources)
+    outcome = train_and_register_categorizer(
+        history, uri, artifact_location=mlflow_artifact_root(), sources=sources, max_fit_rows=config.max_fit_rows
+    )
     context.log.info(f"{outcome.model_name} v{outcome.version}: {outcome.promotion.reason}")
     metadata = _training_metadata(
         outcome,

@@ -9,6 +9,8 @@ from finflow_assets.sources.registry import SourceSpec
 from finflow_assets.warehouse import connect
 from tests.conftest import fresh_database, run_dbt
 
+pytestmark = pytest.mark.usefixtures("warm_dbt_commands")  # many dbt commands: one dbt import (conftest)
+
 SPEC = SourceSpec(
     name="bank_operating",
     system="test",

@@ -16,6 +16,8 @@ from finflow_assets.warehouse import connect
 from tests.conftest import fresh_database, run_dbt
 from tests.sources.test_api_server import ADYEN_HEADER
 
+pytestmark = pytest.mark.usefixtures("warm_dbt_commands")  # many dbt commands: one dbt import (conftest)
+
 # USD per EUR (the base currency is USD): 1.09 on Thursday, 1.10 on Friday (and so on the weekend), 1.12 from Tuesday
 RATES = (
     "Date,USD,GBP,\n"

@@ -17,6 +17,8 @@ import pytest
 from finflow_assets.sources.registry import REFERENCE_SOURCES, SOURCES
 from tests.conftest import own_data_folder, run_dbt
 
+pytestmark = pytest.mark.usefixtures("warm_dbt_commands")  # many dbt commands: one dbt import (conftest)
+
 BATCHES = (
     ("raw_stripe", "raw_paypal", "raw_adyen", "raw_billing", "raw_expenses"),
     ("raw_bank_operating", "raw_bank_eu", "raw_bank_lockbox"),

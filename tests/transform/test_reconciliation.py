@@ -15,6 +15,8 @@ from bench.bench_dedupe_reconciliation import TARGETS, evaluate, report
 from finflow_assets.automation.audit import MONEY_INVARIANTS
 from tests.conftest import own_data_folder, run_dbt
 
+pytestmark = pytest.mark.usefixtures("warm_dbt_commands")  # many dbt commands: one dbt import (conftest)
+
 DAYS, PER_DAY = 3, 400
 
 

@@ -7,6 +7,8 @@ from finflow_assets.sources.registry import SourceSpec
 from finflow_assets.warehouse import connect
 from tests.conftest import fresh_database, run_dbt
 
+pytestmark = pytest.mark.usefixtures("warm_dbt_commands")  # many dbt commands: one dbt import (conftest)
+
 # a bank export with a currency column, so one row can carry a currency the fx_rates seed does not know
 SPEC = SourceSpec(
     name="bank_operating",
