@@ -280,7 +280,12 @@ def _context(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndar
     ).dt.normalize()
     # time order (history before the batch within a day, the batch in its own order); built column by column, so
     # the inputs are copied once, not once per step (the 1M first run's memory peak is here)
-    order = np.lexsort((position, in_batch, day.to_numpy()))
+    # (within a day the batch goes in transaction-id order, not the order it was read in: a tick scored against
+    # kept baselines and the same tick scored from a full read then count "earlier payments" alike)
+    tiebreak = position.copy()
+    if "transaction_id" in batch and len(batch):
+        tiebreak[n_history:] = np.argsort(np.argsort(batch["transaction_id"].to_numpy(), kind="stable"), kind="stable")
+    order = np.lexsort((tiebreak, in_batch, day.to_numpy()))
     names = [c for c in dict.fromkeys(chain.from_iterable(p.columns for p in parts)) if c not in _NOT_IN_CONTEXT]
     columns = {name: _stacked(parts, name, order) for name in names if name != "booked_date"}
     frame = pd.DataFrame({"booked_date": day.take(order).reset_index(drop=True), **columns})
@@ -1123,9 +1128,11 @@ class AnomalyDetector(BaseEstimator):
         """MLflow's entry point: score a frame on its own (it is its own history)."""
         return self.score(frame)
 
-    def explain(self, batch: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    def explain(
+        self, batch: pd.DataFrame, history: pd.DataFrame | None = None, wide: WideBaselines | None = None
+    ) -> pd.DataFrame:
         """Features and per-signal evidence, for evaluation and debugging."""
-        features, evidence, score = self._score(batch, history, self.threshold)
+        features, evidence, score = self._score(batch, history, self.threshold, wide)
         return features.join(evidence.add_prefix("e_")).assign(anomaly_score=score)
 
 
