@@ -3,6 +3,7 @@
 import time
 
 import dagster as dg
+import psycopg
 
 from ..resources import DataFolderResource, WarehouseResource
 from .downloads import download_to_landing
@@ -36,6 +37,7 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             download_to_landing(spec, folder)
         with warehouse.connect() as conn:
             report = land_pending(conn, spec, folder)
+            version = delivered_version(conn, spec.name)
         for error in report.errors:
             context.log.error(f"quarantined: {error}")
         quarantined = report.count("quarantined")
@@ -45,6 +47,7 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         )
         yield dg.Output(
             None,
+            data_version=version,
             metadata={
                 "rows_landed": dg.MetadataValue.int(report.rows_landed),
                 "files_landed": dg.MetadataValue.int(report.count("landed")),
@@ -64,6 +67,17 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     return raw_file_drop
 
 
+def delivered_version(conn: psycopg.Connection, source: str) -> dg.DataVersion:
+    """The raw table's data version: its deliveries that carried rows (count and the newest). A pull or a file
+    that brings nothing keeps it, so declarative automation sees no new data and an idle tick builds nothing
+    downstream (``automation/conditions.py``)."""
+    count, newest = conn.execute(
+        "select count(*), max(finished_at) from raw._loads where source = %s and status = 'landed' and rows_landed > 0",
+        (source,),
+    ).fetchone()
+    return dg.DataVersion(f"{count}:{newest.isoformat() if newest else 'none'}")
+
+
 def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.asset_name,
@@ -81,6 +95,7 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         try:
             with warehouse.connect() as conn:
                 report = pull_source(conn, spec)
+                version = delivered_version(conn, spec.name)
         except ApiConfigError as exc:
             # an unconfigured source is not an error of the run: the others go on, its freshness check will tell
             context.log.warning(f"{spec.name} is not configured, nothing pulled: {exc}")
@@ -94,7 +109,7 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             f"{spec.name}: {report.rows_landed} rows landed from {report.pages} pages "
             f"({report.rows_skipped_existing} already landed, {report.retries} retries)"
         )
-        return dg.MaterializeResult(metadata={"configured": True, **report.metadata()})
+        return dg.MaterializeResult(metadata={"configured": True, **report.metadata()}, data_version=version)
 
     return raw_api_pull
 
