@@ -30,7 +30,7 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     )
     def raw_file_drop(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
-    ) -> dg.Output[None]:
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
         folder = data_folder.landing_for(spec.name)
         if spec.download_url_env:
@@ -45,8 +45,7 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             f"{spec.name}: {report.rows_landed} rows from {report.count('landed')} files; "
             f"{report.count('already_landed')} already landed; {quarantined} quarantined"
         )
-        yield dg.Output(
-            None,
+        return dg.MaterializeResult(
             data_version=version,
             metadata={
                 "rows_landed": dg.MetadataValue.int(report.rows_landed),
@@ -56,12 +55,14 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
                 "landing_folder": dg.MetadataValue.path(str(folder)),
             },
-        )
-        yield dg.AssetCheckResult(
-            check_name=check_name,
-            passed=quarantined == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantined": dg.MetadataValue.md("\n".join(f"- {e}" for e in report.errors) or "none")},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=check_name,
+                    passed=quarantined == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"quarantined": dg.MetadataValue.md("\n".join(f"- {e}" for e in report.errors) or "none")},
+                )
+            ],
         )
 
     return raw_file_drop
@@ -71,6 +72,8 @@ def delivered_version(conn: psycopg.Connection, source: str) -> dg.DataVersion:
     """The raw table's data version: its deliveries that carried rows (count and the newest). A pull or a file
     that brings nothing keeps it, so declarative automation sees no new data and an idle tick builds nothing
     downstream (``automation/conditions.py``)."""
+    if conn.execute("select to_regclass('raw._loads') is null").fetchone()[0]:
+        return dg.DataVersion("0:none")  # nothing ever landed (an empty landing folder on a first run)
     count, newest = conn.execute(
         "select count(*), max(finished_at) from raw._loads where source = %s and status = 'landed' and rows_landed > 0",
         (source,),
