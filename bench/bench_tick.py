@@ -100,8 +100,9 @@ def main() -> None:
         # most of a tick's rows are transactions of their own (the rest duplicates or held back): they must arrive
         assert kept - before > sim.transactions // 2, f"tick {tick}: only {kept - before} new rows in fct_transactions"
         figures.print(sim.transactions, f"tick {tick} ({sim.transactions} new, {kept:,} in fct_transactions)")
-    if args.idle:
-        idle_tick(bench, sim.api_dir, args.worker, tick_selection)
+    if args.idle:  # twice: a date-window API may still hand over the tick day's last rows on the first
+        for _ in range(2):
+            idle_tick(bench, sim.api_dir, args.worker, tick_selection)
     print(
         f"\nticks (run worker: {args.worker}): "
         f"{', '.join(f'{w:.1f} s' for w in walls)}; worst {max(walls):.1f} s (target <= 15 s); "
@@ -130,6 +131,12 @@ def idle_tick(bench: Bench, api_dir: Path, worker: str, tick_selection) -> None:
     with dg.DagsterInstance.get() as instance:
         after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
     evaluated = time.perf_counter() - started
+    landed = {
+        event.asset_key.to_user_string(): event.event_specific_data.materialization.metadata.get("rows_landed")
+        for event in result.all_events
+        if event.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    landed = {key: value.value for key, value in landed.items() if value is not None and value.value}
     keys = tick_selection.resolve(defs.resolve_asset_graph())
     requested = sorted(k.to_user_string() for k in keys if after.get_num_requested(k))
     wall = figures.wall
@@ -138,7 +145,7 @@ def idle_tick(bench: Bench, api_dir: Path, worker: str, tick_selection) -> None:
         assert result.success, "the idle tick's requested run failed"
         wall += more.wall
     print(
-        f"idle tick (no new data): API pulls {figures.wall:.1f} s; automation requested "
+        f"idle tick: API pulls {figures.wall:.1f} s, rows landed: {landed or 'none'}; automation requested "
         f"{', '.join(requested) or 'nothing'} (evaluated in {evaluated:.1f} s, the daemon's work, not counted); "
         f"tick {wall:.1f} s (target <= 3 s)"
     )
