@@ -153,7 +153,8 @@ def main() -> None:
                 full = full.set_index(inputs.loc[unscored, "transaction_id"].to_numpy())
                 conn.rollback()
                 started = time.perf_counter()
-                kept_batch, kept, history_rows = baselines.score_tick(conn, model, 0.95, ids)
+                parts: dict[str, float] = {}
+                kept_batch, kept, history_rows = baselines.score_tick(conn, model, 0.95, ids, parts)
                 rows = kept.assign(
                     transaction_id=kept_batch["transaction_id"].to_numpy(),
                     threshold=0.95,
@@ -175,6 +176,7 @@ def main() -> None:
                     f"({int((~unscored).sum()):,} history rows); kept state {kept_seconds:5.2f} s "
                     f"({history_rows:,} family rows read); same scores: {same}"
                 )
+                print("    kept state by part: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     bench.close()
 
 

@@ -354,7 +354,8 @@ def transaction_anomalies(
                 return dg.MaterializeResult(metadata={"rows_scored": 0, "model": f"{ANOMALY} v{version}"})
             started = time.perf_counter()
             use_state = len(ids) <= MAX_LISTED_UNSCORED and baselines_kept()
-            prepared = tick_inputs(conn, ids) if use_state else None
+            timings: dict[str, float] = {}
+            prepared = tick_inputs(conn, ids, timings) if use_state else None
             model, version = loading.result()
             if prepared is not None:
                 batch, history, wide, _ = prepared
@@ -371,6 +372,7 @@ def transaction_anomalies(
                 return _scored_result(
                     context, notifier, alerts, alert_at, threshold, version, written, int(rows["is_anomaly"].sum()),
                     time.perf_counter() - started, history_rows=history_rows, baselines="kept state",
+                    seconds_by_part=timings,
                 )  # fmt: skip
             conn.rollback()
         model, version = loading.result()
@@ -444,6 +446,7 @@ def _scored_result(
     seconds: float,
     history_rows: int,
     baselines: str,
+    seconds_by_part: dict[str, float] | None = None,
 ) -> dg.MaterializeResult:
     from ..automation.alerts import send_anomaly_alert
 
@@ -462,6 +465,7 @@ def _scored_result(
             "baselines": baselines,
             "model": f"{ANOMALY} v{version}",
             "rows_per_second": round(written / seconds) if seconds > 0 else 0,
+            **{f"seconds_{part}": value for part, value in (seconds_by_part or {}).items()},
         }
     )
 

@@ -24,6 +24,7 @@ the full recomputation, which rebuilds the state.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -583,30 +584,58 @@ def unscored_ids(conn: psycopg.Connection, cap: int) -> list[str]:
     return [t for (t,) in rows]
 
 
-def tick_inputs(conn: psycopg.Connection, ids: list[str]):  # noqa: ANN201 - (batch, history, wide, day) or None
-    """A tick's scoring inputs from the state: the batch (with keys), its payee families' history and the wide
-    baselines; None when the state cannot be brought to the batch's look-back (then: full read and ``rebuild``)."""
+def tick_inputs(conn: psycopg.Connection, ids: list[str], timings: dict[str, float] | None = None):  # noqa: ANN201
+    """A tick's scoring inputs from the state: (batch with keys, its payee families' history, the wide baselines,
+    the look-back's first day); None when the state cannot be brought to the batch's look-back (then: full read
+    and ``rebuild``). ``timings``: filled with each part's seconds."""
     from ml.anomaly import families
 
+    clock = _Clock(timings)
     batch = inputs_by_id(conn, ids, scored_only=False)
+    clock("read_new_rows")
     if batch.empty:
         return None
     day = window_day(batch["booked_date"].dt.date)
     if not can_update(conn, day):
         return None
     update(conn, day)
-    batch = add_batch(conn, batch.drop(columns="occurred_text").assign(occurred_text=batch["occurred_text"]), day)
+    clock("update_state")
+    batch = add_batch(conn, batch, day)
+    clock("add_batch")
     wide = wide_state(conn, day)
+    clock("wide_baselines")
     history = family_history(conn, families(batch["party"]), day, batch["transaction_id"].tolist())
+    clock("family_history")
     return batch.drop(columns="occurred_text"), history, wide, day
 
 
-def score_tick(conn: psycopg.Connection, model, threshold: float, ids: list[str]):  # noqa: ANN001, ANN201
+class _Clock:
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings, self.last = timings, time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[name] = round(now - self.last, 3)
+        self.last = now
+
+
+def score_tick(  # noqa: ANN201
+    conn: psycopg.Connection,
+    model,
+    threshold: float,
+    ids: list[str],
+    timings: dict[str, float] | None = None,  # noqa: ANN001
+):
     """Score a tick's unscored transactions (``ids``) against the kept state: (batch, scores, history rows), or
     None when the state cannot serve this batch. The caller writes the scores and ``mark_flagged`` in the same
     transaction."""
-    prepared = tick_inputs(conn, ids)
+    prepared = tick_inputs(conn, ids, timings)
     if prepared is None:
         return None
     batch, history, wide, _ = prepared
-    return batch, model.score(batch, history, threshold, wide=wide), len(history)
+    started = time.perf_counter()
+    scores = model.score(batch, history, threshold, wide=wide)
+    if timings is not None:
+        timings["score"] = round(time.perf_counter() - started, 3)
+    return batch, scores, len(history)
