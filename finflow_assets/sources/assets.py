@@ -102,7 +102,11 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         except ApiConfigError as exc:
             # an unconfigured source is not an error of the run: the others go on, its freshness check will tell
             context.log.warning(f"{spec.name} is not configured, nothing pulled: {exc}")
-            return dg.MaterializeResult(metadata={"configured": False, "reason": str(exc), "rows_landed": 0})
+            with warehouse.connect() as conn:  # (its data version unchanged: nothing new downstream)
+                version = delivered_version(conn, spec.name)
+            return dg.MaterializeResult(
+                metadata={"configured": False, "reason": str(exc), "rows_landed": 0}, data_version=version
+            )
         except ApiError as exc:
             if exc.status not in (401, 403):
                 raise
