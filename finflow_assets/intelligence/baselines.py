@@ -223,9 +223,16 @@ def _rekey(conn: psycopg.Connection, descriptions: Iterable[str], day: date) -> 
         f"""
         update {STATE} s set party = u.party, family = u.family
         from unnest(%s::text[], %s::text[], %s::text[], %s::text[]) as u(source, description, party, family)
-        where s.clean_description = u.description and s.source = u.source and s.party is distinct from u.party
+        where s.clean_description = any(%s)  -- (the rows through the description index, not a scan of the state)
+          and s.clean_description = u.description and s.source = u.source and s.party is distinct from u.party
         """,  # noqa: S608 - constants only
-        (frame["source"].tolist(), frame["description"].tolist(), list(party), list(families(party))),
+        (
+            frame["source"].tolist(),
+            frame["description"].tolist(),
+            list(party),
+            list(families(party)),
+            sorted(set(frame["description"])),
+        ),
     )
 
 
