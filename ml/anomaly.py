@@ -38,7 +38,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 
@@ -171,18 +171,36 @@ def _words_without_digits(text: str) -> list[str]:
     return [w for w in text.split() if not any(ch.isdigit() for ch in w)]
 
 
-def counterparty_keys(frame: pd.DataFrame, descriptions: np.ndarray | None = None) -> np.ndarray:
+def clean_descriptions(frame: pd.DataFrame) -> np.ndarray:
+    """The descriptions as the signals compare them: upper case, spaces collapsed, SEPA end-to-end ids out."""
+    return _per_unique(_text(frame, "description"), _clean_description)
+
+
+def description_words(description: str) -> set[str]:
+    """The words of a cleaned description that can name a payee (no digits): what ``counterparty_keys`` counts."""
+    return set(_words_without_digits(description))
+
+
+def counterparty_keys(
+    frame: pd.DataFrame, descriptions: np.ndarray | None = None, word_counts: Mapping[str, int] | None = None
+) -> np.ndarray:
     """Who was paid, as a stable key: the counterparty name where the source gives one, else the description's
     first three words once numbers and one-off codes (words found in a single distinct description) are dropped.
-    ``descriptions``: the already cleaned descriptions (upper case, spaces collapsed, SEPA end-to-end ids out)."""
+    ``descriptions``: the already cleaned descriptions (upper case, spaces collapsed, SEPA end-to-end ids out).
+    ``word_counts``: in how many distinct descriptions (of rows without a counterparty) of the whole context each
+    word appears, when the frame is only part of it (an incremental tick; a word missing counts once); by default
+    counted in the frame itself."""
     party = _per_unique(_text(frame, "counterparty"), _clean_party)
     if descriptions is None:
-        descriptions = _per_unique(_text(frame, "description"), _clean_description)
+        descriptions = clean_descriptions(frame)
     missing = party == ""
     if missing.any():
         inverse, uniques = pd.factorize(descriptions[missing])  # (np.unique would copy them to fixed-width text)
         words = [_words_without_digits(text) for text in uniques]
-        counts = Counter(chain.from_iterable(map(set, words)))
+        if word_counts is None:
+            counts = Counter(chain.from_iterable(map(set, words)))
+        else:
+            counts = Counter({word: word_counts.get(word, 1) for word in chain.from_iterable(words)})
         keys = np.array([" ".join([w for w in ws if counts[w] > 1][:3]) for ws in words], dtype=object)
         party = party.copy()
         party[missing] = keys[inverse] if len(keys) else ""
@@ -262,7 +280,12 @@ def _context(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndar
     ).dt.normalize()
     # time order (history before the batch within a day, the batch in its own order); built column by column, so
     # the inputs are copied once, not once per step (the 1M first run's memory peak is here)
-    order = np.lexsort((position, in_batch, day.to_numpy()))
+    # (within a day the batch goes in transaction-id order, not the order it was read in: a tick scored against
+    # kept baselines and the same tick scored from a full read then count "earlier payments" alike)
+    tiebreak = position.copy()
+    if "transaction_id" in batch and len(batch):
+        tiebreak[n_history:] = np.argsort(np.argsort(batch["transaction_id"].to_numpy(), kind="stable"), kind="stable")
+    order = np.lexsort((tiebreak, in_batch, day.to_numpy()))
     names = [c for c in dict.fromkeys(chain.from_iterable(p.columns for p in parts)) if c not in _NOT_IN_CONTEXT]
     columns = {name: _stacked(parts, name, order) for name in names if name != "booked_date"}
     frame = pd.DataFrame({"booked_date": day.take(order).reset_index(drop=True), **columns})
@@ -276,8 +299,11 @@ def _context(batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndar
     frame["abs_base"] = base.abs()
     frame["abs_cents"] = (amount.abs() * 100).round().astype(np.int64)
     frame["direction"] = np.sign(amount).astype(int)
-    description = _per_unique(_text(frame, "description"), _clean_description)
-    party = counterparty_keys(frame, description)
+    description = clean_descriptions(frame)
+    if "party" in frame and frame["party"].notna().all():
+        party = frame["party"].astype(str).to_numpy(dtype=object)  # keys the caller kept (an incremental tick)
+    else:
+        party = counterparty_keys(frame, description)
     frame["party"] = party
     frame["party_code"] = _codes(party)
     # the payee's first word (SLACK, APPLE): groups a payee whose descriptions vary by store or city
@@ -341,21 +367,118 @@ def _previous(frame: pd.DataFrame, key: str, reference: np.ndarray, column: np.n
     return merged["_value"].to_numpy(dtype=float)
 
 
+@dataclass(frozen=True)
+class WideBaselines:
+    """The baselines of groups too wide to read row by row on every tick (all of a source's or a category's
+    payments), over the whole context (history and batch; amounts, rounds and calendar over the reference rows,
+    ``days`` over every row), as ``wide_baselines`` computes them from frames and a warehouse keeps them as state.
+    With these, ``build_features`` needs as history only the rows of the batch's payee families (first word of the
+    counterparty key, which contains every narrower group: payee, bill, card, payment) and gives the same features.
+
+    ``amounts``: index (source, category, direction), columns q98, q95, distinct, n, top1, top2 (the two largest).
+    ``source_amounts``: index (source, direction), columns q98, q95, distinct, n. ``categories``: index category,
+    columns round, n. ``sources``: index source, columns n, weekend, timed. ``hours``: index (source, hour), column n.
+    ``days``: the distinct booking days, sorted."""
+
+    amounts: pd.DataFrame
+    source_amounts: pd.DataFrame
+    categories: pd.DataFrame
+    sources: pd.DataFrame
+    hours: pd.DataFrame
+    days: np.ndarray
+
+
+def baseline_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per row, what the wide baselines and the payee grouping read, derived exactly as the signals derive it:
+    source, category, direction, abs_base, weekend, hour (UTC, NaN without ``occurred_at``), is_round, party and
+    family (the counterparty key and its first word), and the cleaned description where the source gives no
+    counterparty (else ""). ``frame``: detector inputs, with a ``party`` column to keep given keys."""
+    context = _context(frame, None).frame.sort_values("_batch_position")
+    occurred = pd.to_datetime(context["occurred_at"], utc=True, errors="coerce") if "occurred_at" in context else None
+    cents = context["abs_cents"].to_numpy()
+    no_party = _per_unique(_text(context, "counterparty"), _clean_party) == ""
+    return pd.DataFrame(
+        {
+            "source": context["source"].to_numpy(),
+            "category": context["category"].to_numpy(),
+            "direction": context["direction"].to_numpy(),
+            "abs_base": context["abs_base"].to_numpy(),
+            "weekend": context["booked_date"].dt.weekday.to_numpy() >= 5,
+            "hour": occurred.dt.hour.to_numpy(dtype=float) if occurred is not None else np.nan,
+            "is_round": (cents >= 100_000) & (cents % 10_000 == 0),
+            "party": context["party"].to_numpy(),
+            "family": _per_unique(context["party"], lambda text: text.split(" ", 1)[0]),
+            "clean_description": np.where(no_party, clean_descriptions(context), ""),
+        },
+        index=frame.index,
+    )
+
+
+def families(party: Iterable[str]) -> np.ndarray:
+    """The payee family of each counterparty key (its first word): the history a batch row's narrow baselines read."""
+    return _per_unique(pd.Series(list(party), dtype=object), lambda text: text.split(" ", 1)[0])
+
+
+def wide_baselines(batch: pd.DataFrame, history: pd.DataFrame | None = None) -> WideBaselines:
+    """The wide baselines of ``batch`` and ``history`` together (what a full recomputation reads): the reference a
+    warehouse's state must reproduce."""
+    context = _context(batch, history)
+    f, ref = context.frame, context.reference
+    rows = baseline_rows(f.drop(columns=["in_batch", "_batch_position", "_seq"]).assign(party=f["party"]))
+    rows["booked_date"] = f["booked_date"].to_numpy()
+    ref_rows = rows[ref]
+    return WideBaselines(
+        amounts=_amount_stats(ref_rows, ["source", "category", "direction"], top=True),
+        source_amounts=_amount_stats(ref_rows, ["source", "direction"]),
+        categories=ref_rows.groupby("category").agg(round=("is_round", "sum"), n=("is_round", "size")),
+        sources=ref_rows.groupby("source").agg(
+            n=("weekend", "size"), weekend=("weekend", "sum"), timed=("hour", "count")
+        ),
+        hours=ref_rows.dropna(subset=["hour"])
+        .astype({"hour": int})
+        .groupby(["source", "hour"])
+        .agg(n=("weekend", "size")),
+        days=np.unique(rows["booked_date"].to_numpy()),
+    )
+
+
+def _amount_stats(rows: pd.DataFrame, keys: list[str], top: bool = False) -> pd.DataFrame:
+    by = rows.groupby(keys)["abs_base"]
+    stats = pd.DataFrame({"q98": by.quantile(0.98), "q95": by.quantile(0.95), "distinct": by.nunique(), "n": by.size()})
+    if top:
+        ordered = rows.sort_values("abs_base", ascending=False).groupby(keys)["abs_base"]
+        stats["top1"] = ordered.nth(0).groupby([rows.loc[ordered.nth(0).index, k] for k in keys]).first()
+        stats["top2"] = ordered.nth(1).groupby([rows.loc[ordered.nth(1).index, k] for k in keys]).first()
+    return stats
+
+
+def _wide(table: pd.DataFrame, column: str, *keys: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    """``table[column]`` at the given keys (one array per index level), ``fill`` where a key is absent."""
+    index = pd.MultiIndex.from_arrays(list(keys)) if len(keys) > 1 else pd.Index(keys[0])
+    return table[column].reindex(index).to_numpy(dtype=float, na_value=fill)
+
+
 def build_features(
     batch: pd.DataFrame,
     history: pd.DataFrame | None = None,
     exclude: np.ndarray | None = None,
     columns: Iterable[str] | None = None,
+    wide: WideBaselines | None = None,
 ) -> pd.DataFrame:
     """Signal features for every row of ``batch`` against ``history`` (earlier transactions; rows with
     ``is_flagged`` true, and batch rows marked in ``exclude``, do not set baselines). Returned in ``batch``'s order
-    and index; ``columns``: only these features (fitting the forest on a million rows needs 7 of them)."""
+    and index; ``columns``: only these features (fitting the forest on a million rows needs 7 of them). ``wide``:
+    the wide groups' baselines kept elsewhere; ``history`` then needs only the batch's payee families' rows."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _build_features(batch, history, exclude, columns)
+        return _build_features(batch, history, exclude, columns, wide)
 
 
 def _build_features(
-    batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndarray | None, columns: Iterable[str] | None
+    batch: pd.DataFrame,
+    history: pd.DataFrame | None,
+    exclude: np.ndarray | None,
+    columns: Iterable[str] | None,
+    wide: WideBaselines | None,
 ) -> pd.DataFrame:
     context = _context(batch, history, exclude)
     f, ref = context.frame, context.reference
@@ -384,12 +507,12 @@ def _build_features(
         _calendar_features,
         _velocity_features,
     ):
-        family(f, ref, out)
+        family(f, ref, out, wide)
     del context, f, ref  # the history-sized context is freed before the batch's features are put together
     return out.frame(batch.index)
 
 
-def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """The amount against the counterparty's usual range, else the category's within the source; against the
     counterparty's own habit; and against what counts as large for the source's category.
 
@@ -409,7 +532,13 @@ def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> No
     party_q, party_n = _group_quantile(groups[0], abs_base, ref, 0.98, at, True)
     any_q, any_n = _group_quantile(groups[1], abs_base, ref, 0.98, at, True)
     family_q, family_n = _group_quantile(groups[2], abs_base, ref, 0.98, at, True)
-    category_q, category_n = _group_quantile(groups[3], abs_base, ref, 0.98, at, True)
+    if wide is not None:  # the source's category and the source: kept baselines, looked up for the batch rows
+        source_key = f["source"].to_numpy()[at]
+        category_key = (source_key, f["category"].to_numpy()[at], direction[at])
+        category_q = _wide(wide.amounts, "q98", *category_key)
+        category_n = _wide(wide.amounts, "distinct", *category_key, fill=0.0)
+    else:
+        category_q, category_n = _group_quantile(groups[3], abs_base, ref, 0.98, at, True)
     levels = [(party_n, party_q), (any_n, any_q), (family_n, family_q), (category_n, category_q)]
     sizes = np.column_stack([n for n, _ in levels])
     maxima = np.column_stack([np.nan_to_num(q, nan=-np.inf) for _, q in levels])
@@ -422,13 +551,23 @@ def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> No
     pick = np.where(sizes[rows, first] >= 100, first, widest)
     any_level = has.any(axis=1)
     # with no baseline at any of those levels (a rare category), the source's payments in that direction
-    source_q, source_n = _group_quantile(source_direction, abs_base, ref, 0.98, at, True)
+    if wide is not None:
+        source_q = _wide(wide.source_amounts, "q98", source_key, direction[at])
+        source_n = _wide(wide.source_amounts, "distinct", source_key, direction[at], fill=0.0)
+    else:
+        source_q, source_n = _group_quantile(source_direction, abs_base, ref, 0.98, at, True)
     fallback = ~any_level & (source_n >= MIN_BASELINE)
     usual = np.where(any_level, maxima[rows, pick], np.where(fallback, source_q, np.nan))
     usual_n = np.where(any_level, sizes[rows, pick], np.where(fallback, source_n, 0))
     # the largest earlier payment at the chosen level (the row's own left out): beyond the maximum of n
     # exchangeable payments a new one lands with probability 1/(n+1), so with hundreds it is a record worth a look
-    others_max = [_max_of_others(group, abs_base, ref, at) for group in groups]
+    others_max = [_max_of_others(group, abs_base, ref, at) for group in (groups if wide is None else groups[:3])]
+    if wide is not None:  # the largest other reference amount of the source's category
+        top1, top2 = _wide(wide.amounts, "top1", *category_key), _wide(wide.amounts, "top2", *category_key)
+        own_is_top = ref[at] & (abs_base[at] == top1)
+        others_max.append(
+            (np.where(own_is_top, top2, top1), _wide(wide.amounts, "n", *category_key, fill=0.0) - ref[at])
+        )
     record = np.column_stack([np.nan_to_num(m, nan=np.inf) for m, _ in others_max])[rows, pick]
     amount = abs_base[at]
     out.put("record_max", np.where(any_level, record, np.nan))
@@ -460,8 +599,13 @@ def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> No
     out.put("log_party_max_ratio", np.log((amount + 1) / (np.nan_to_num(own_max, nan=np.inf) + 1)))
 
     # what counts as a large payment: the source's category's 95th percentile, else the source's
-    cat95, cat95_n = _group_quantile(source_category, abs_base, ref, 0.95, at)
-    src95, src95_n = _group_quantile(source_direction, abs_base, ref, 0.95, at)
+    if wide is not None:
+        cat95, cat95_n = _wide(wide.amounts, "q95", *category_key), _wide(wide.amounts, "n", *category_key, fill=0.0)
+        src95 = _wide(wide.source_amounts, "q95", source_key, direction[at])
+        src95_n = _wide(wide.source_amounts, "n", source_key, direction[at], fill=0.0)
+    else:
+        cat95, cat95_n = _group_quantile(source_category, abs_base, ref, 0.95, at)
+        src95, src95_n = _group_quantile(source_direction, abs_base, ref, 0.95, at)
     large = np.where(cat95_n >= MIN_BASELINE, cat95, np.where(src95_n >= MIN_BASELINE, src95, np.nan))
     out.put("large_amount", large)
     log_large_ratio = np.log((amount + 1) / (np.nan_to_num(large, nan=np.inf) + 1))
@@ -476,7 +620,7 @@ def _amount_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> No
     out.put("log_material_ratio", np.log((amount + 1) / (np.nan_to_num(material, nan=np.inf) + 1)))
 
 
-def _payee_history_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _payee_history_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """Payee history: earlier payments that were not flagged (a flagged payment does not establish its payee)."""
     party_codes = f["party_code"].to_numpy()
     before = pd.Series(ref.astype(np.int64)).groupby(party_codes).cumsum().to_numpy() - ref
@@ -487,10 +631,11 @@ def _payee_history_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns
     out["vendor_payment"] = money_out & ~f["category"].isin(NOT_VENDOR_CATEGORIES).to_numpy()
     # days of data before the row's day: on a first day every payee is "new", which says nothing
     booked = f["booked_date"].to_numpy()
-    out["history_days"] = np.searchsorted(np.unique(booked), booked, side="left").astype(float)
+    days = np.unique(booked) if wide is None else wide.days
+    out.put("history_days", np.searchsorted(days, booked[out.take], side="left").astype(float))
 
 
-def _bill_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _bill_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """Bills: how often each payee's exact bill (description and amount) repeats, and whether this one's earlier
     payments all had one amount (a recurring bill) that this one departs from."""
     in_batch = f["in_batch"].to_numpy()
@@ -537,7 +682,7 @@ def _bill_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None
     out["nearest_bill"] = nearest_bill
 
 
-def _duplicate_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _duplicate_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """Duplicates: the same payment key seen before within a few days, where a chance match is unlikely."""
     cents = f["abs_cents"].to_numpy()
     family_codes = f["family_code"].to_numpy()
@@ -556,7 +701,8 @@ def _duplicate_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) ->
     party_total = ref_ones.groupby(family_codes).transform("sum").to_numpy()
     own_repeats = repeats.groupby(payment_codes).transform("sum").to_numpy()
     out["party_repeat_share"] = (party_repeats - own_repeats) / np.maximum(party_total - n_payment, 1)
-    span_days = max(1.0, (f["booked_date"].max() - f["booked_date"].min()) / pd.Timedelta(days=1) + 1)
+    first, last = (f["booked_date"].min(), f["booked_date"].max()) if wide is None else (wide.days[0], wide.days[-1])
+    span_days = max(1.0, (last - first) / pd.Timedelta(days=1) + 1)
     prefix_count = ref_ones.groupby(prefix_codes).transform("sum").to_numpy()
     per_day = prefix_count / span_days  # payments under this payee + description (+ card) per day
     # ~ expected chance matches of this exact amount over the gap (amounts spread about log-uniformly)
@@ -567,7 +713,7 @@ def _duplicate_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) ->
     out["duplicate_chance"] = chance
 
 
-def _round_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _round_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """Round amounts where the payee and the category rarely see one."""
     cents = f["abs_cents"].to_numpy()
     party_codes = f["party_code"].to_numpy()
@@ -583,10 +729,18 @@ def _round_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> Non
     category_round = (round_series.groupby(category_codes).transform("sum").to_numpy() - own_round) / np.maximum(
         count_series.groupby(category_codes).transform("sum").to_numpy() - ref, 1
     )
+    if wide is not None:  # the category's habit over every source: kept baselines
+        at = out.take
+        category = f["category"].to_numpy()[at]
+        own = own_round[at]
+        total = _wide(wide.categories, "n", category, fill=0.0)
+        category_round = (_wide(wide.categories, "round", category, fill=0.0) - own) / np.maximum(total - ref[at], 1)
+        out.put("round_share", np.fmax(party_round[at], category_round))
+        return
     out["round_share"] = np.fmax(party_round, category_round)
 
 
-def _calendar_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _calendar_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """Calendar: weekend bookings and hours of day, against the source's own habits."""
     source_codes = f["source_code"].to_numpy()
     count_series = pd.Series(ref.astype(np.int64))
@@ -609,14 +763,29 @@ def _calendar_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> 
     hour_count = hour_ref.groupby(hour_key).transform("sum").to_numpy()
     source_timed = hour_ref.groupby(source_codes).transform("sum").to_numpy()
     hour_share = np.where(has_hour & (source_timed >= 200), hour_count / np.maximum(source_timed, 1), np.nan)
-    out["hour"] = hour
-    out["hour_share"] = hour_share
-    out["hour_rarity"] = np.where(
-        np.isfinite(hour_share), -np.log10(np.maximum(np.nan_to_num(hour_share, nan=1), 1e-6)), 0.0
+    if wide is not None:  # the source's habits: kept baselines, looked up for the batch rows
+        at = out.take
+        source = f["source"].to_numpy()[at]
+        out.put(
+            "weekend_share",
+            _wide(wide.sources, "weekend", source, fill=0.0) / np.maximum(_wide(wide.sources, "n", source, fill=0), 1),
+        )
+        hour, has_hour = hour[at], has_hour[at]
+        source_timed = _wide(wide.sources, "timed", source, fill=0.0)
+        hour_count = _wide(wide.hours, "n", source, np.nan_to_num(hour, nan=-1).astype(int), fill=0.0)
+        hour_share = np.where(has_hour & (source_timed >= 200), hour_count / np.maximum(source_timed, 1), np.nan)
+        put = out.put
+    else:
+        put = out.__setitem__
+    put("hour", hour)
+    put("hour_share", hour_share)
+    put(
+        "hour_rarity",
+        np.where(np.isfinite(hour_share), -np.log10(np.maximum(np.nan_to_num(hour_share, nan=1), 1e-6)), 0.0),
     )
 
 
-def _velocity_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns) -> None:
+def _velocity_features(f: pd.DataFrame, ref: np.ndarray, out: _BatchColumns, wide: WideBaselines | None) -> None:
     """Velocity: payments to one payee on one day against its usual count per active day."""
     party_codes = f["party_code"].to_numpy()
     party_day = _codes(party_codes, f["booked_date"].to_numpy())
@@ -905,16 +1074,21 @@ class AnomalyDetector(BaseEstimator):
         return np.searchsorted(self.forest_scores_, raw, side="right") / len(self.forest_scores_)
 
     def score(
-        self, batch: pd.DataFrame, history: pd.DataFrame | None = None, threshold: float | None = None
+        self,
+        batch: pd.DataFrame,
+        history: pd.DataFrame | None = None,
+        threshold: float | None = None,
+        wide: WideBaselines | None = None,
     ) -> pd.DataFrame:
         """Score ``batch`` against ``history``: ``anomaly_score``, ``is_anomaly`` (score >= threshold) and
-        ``anomaly_reasons`` (empty below 0.5)."""
+        ``anomaly_reasons`` (empty below 0.5). ``wide``: the wide groups' baselines kept as state (then
+        ``history`` holds only the batch's payee families, see ``WideBaselines``; a tick, never a backlog)."""
         threshold = self.threshold if threshold is None else threshold
         if len(batch) == 0:
             return pd.DataFrame(
                 {"anomaly_score": pd.Series(dtype=float), "is_anomaly": pd.Series(dtype=bool), "anomaly_reasons": ""}
             )
-        features, evidence, score = self._score(batch, history, threshold)
+        features, evidence, score = self._score(batch, history, threshold, wide)
         reasons = np.full(len(score), "", dtype=object)
         explain = np.flatnonzero(score >= 0.5)
         if len(explain):
@@ -926,17 +1100,24 @@ class AnomalyDetector(BaseEstimator):
         )
 
     def _pass(
-        self, batch: pd.DataFrame, history: pd.DataFrame | None, exclude: np.ndarray | None, tail: np.ndarray | None
+        self,
+        batch: pd.DataFrame,
+        history: pd.DataFrame | None,
+        exclude: np.ndarray | None,
+        tail: np.ndarray | None,
+        wide: WideBaselines | None = None,
     ) -> tuple:
-        features = build_features(batch, history, exclude)
+        features = build_features(batch, history, exclude, wide=wide)
         tail = self.forest_tail(features) if tail is None else tail
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             evidence = signal_evidence(features, tail, self._evidence())
         return features, evidence, combine(evidence), tail
 
-    def _score(self, batch: pd.DataFrame, history: pd.DataFrame | None, threshold: float) -> tuple:
-        features, evidence, score, tail = self._pass(batch, history, None, None)
-        if history is None or len(batch) > len(history):
+    def _score(
+        self, batch: pd.DataFrame, history: pd.DataFrame | None, threshold: float, wide: WideBaselines | None = None
+    ) -> tuple:
+        features, evidence, score, tail = self._pass(batch, history, None, None, wide)
+        if wide is None and (history is None or len(batch) > len(history)):
             # mostly new data (a first run): score again with the first pass's flags left out of the baselines,
             # as day-by-day scoring would have done (a repeated new payee must not establish itself); the forest's
             # view barely moves, so its first-pass tail probabilities are kept
@@ -947,9 +1128,11 @@ class AnomalyDetector(BaseEstimator):
         """MLflow's entry point: score a frame on its own (it is its own history)."""
         return self.score(frame)
 
-    def explain(self, batch: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    def explain(
+        self, batch: pd.DataFrame, history: pd.DataFrame | None = None, wide: WideBaselines | None = None
+    ) -> pd.DataFrame:
         """Features and per-signal evidence, for evaluation and debugging."""
-        features, evidence, score = self._score(batch, history, self.threshold)
+        features, evidence, score = self._score(batch, history, self.threshold, wide)
         return features.join(evidence.add_prefix("e_")).assign(anomaly_score=score)
 
 

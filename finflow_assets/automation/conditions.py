@@ -31,8 +31,22 @@ NOT_BUILT_YET = (dg.AutomationCondition.missing() & _idle).with_label("not built
 # whole chain in one run), never while upstream work is in progress. It normally waits for every upstream asset to
 # exist; a source whose pulls keep failing would then block everything, so missing upstream data is allowed (its
 # raw table exists, empty).
+# A source counts as updated only when its data version changed (a delivery with rows: ``delivered_version`` in
+# sources/assets.py): the API pulls materialize every tick, and an idle tick (nothing new) must build nothing.
+SOURCE_GROUP = "ingestion"
+_SOURCES = dg.AssetSelection.groups(SOURCE_GROUP)
+_NEW_DATA = (
+    dg.AutomationCondition.any_deps_match(
+        (dg.AutomationCondition.data_version_changed() & ~dg.AutomationCondition.executed_with_root_target())
+        | dg.AutomationCondition.will_be_requested()
+    ).allow(_SOURCES)
+    | dg.AutomationCondition.any_deps_updated().ignore(_SOURCES)
+).with_label("any_deps_updated (a source: new data version)")
 DOWNSTREAM_OF_NEW_DATA = (
-    dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing()) | NOT_BUILT_YET
+    dg.AutomationCondition.eager()
+    .replace("any_deps_updated", _NEW_DATA)
+    .without(~dg.AutomationCondition.any_deps_missing())
+    | NOT_BUILT_YET
 ).with_label("eager (new upstream data), or not built yet")
 
 DBT_MODEL_CONDITION = (
@@ -59,7 +73,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 TRAINING_ASSETS = frozenset({"categorizer_model", "anomaly_model"})
-SOURCE_GROUP = "ingestion"
 
 
 def condition_for(spec: dg.AssetSpec) -> dg.AutomationCondition | None:

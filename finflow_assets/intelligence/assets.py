@@ -24,8 +24,10 @@ from ..notify.resource import NotifierResource
 from ..resources import DataFolderResource, MlflowResource, WarehouseResource
 from ..settings import mlflow_artifact_root
 from ..transform.assets import finflow_dbt_models
+from .baselines import ensure_state, mark_flagged, rebuild, tick_inputs, unscored_ids, window_day
 from .review import rebuild_queue
 from .scores import (
+    MAX_LISTED_UNSCORED,
     anomaly_frame,
     copy_anomalies,
     copy_categories,
@@ -349,17 +351,51 @@ def transaction_anomalies(
     from ml.anomaly import anomaly_input, configured_threshold, score_in_chunks
     from ml.registry import champion_version, load_champion
 
-    from ..automation.alerts import anomaly_alert_threshold, send_anomaly_alert
+    from ..automation.alerts import anomaly_alert_threshold
 
     if champion_version(mlflow_store.tracking_uri(), ANOMALY) is None:
         context.log.warning(f"no {ANOMALY} champion yet: transactions stay unscored until one is trained")
         return dg.MaterializeResult(metadata={"rows_scored": 0, "model": "none yet"})
-    # the look-back query runs in PostgreSQL (and its rows are parsed) while the champion loads from MLflow
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomaly-look-back") as pool:
-        look_back = pool.submit(_anomaly_rows, warehouse, False)
-        model, version = load_champion(mlflow_store.tracking_uri(), ANOMALY)
-        frame = look_back.result()
     threshold = configured_threshold()
+    alert_at = anomaly_alert_threshold()
+    # the champion loads from MLflow while PostgreSQL finds the new rows and brings the baselines up to date
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anomaly-champion") as pool:
+        loading = pool.submit(load_champion, mlflow_store.tracking_uri(), ANOMALY)
+        with warehouse.connect() as conn:
+            ensure_tables(conn)
+            ensure_state(conn)
+            conn.commit()
+            ids = unscored_ids(conn, MAX_LISTED_UNSCORED + 1)
+            if not ids:
+                model, version = loading.result()
+                context.log.info("no new transactions to score")
+                return dg.MaterializeResult(metadata={"rows_scored": 0, "model": f"{ANOMALY} v{version}"})
+            started = time.perf_counter()
+            use_state = len(ids) <= MAX_LISTED_UNSCORED and baselines_kept()
+            timings: dict[str, float] = {}
+            prepared = tick_inputs(conn, ids, timings) if use_state else None
+            model, version = loading.result()
+            if prepared is not None:
+                batch, history, wide, _ = prepared
+                scores = model.score(batch, history, threshold, wide=wide)
+                history_rows = len(history)
+                rows = _score_rows(batch, scores, threshold, version)
+                written = copy_anomalies(conn, rows)
+                mark_flagged(conn, rows.loc[rows["is_anomaly"], "transaction_id"].tolist())
+                conn.commit()  # the scores and the baselines they were scored against, together
+                high = rows["anomaly_score"].to_numpy() >= alert_at
+                alerts = (
+                    [batch[high].assign(**{c: rows.loc[high, c].to_numpy() for c in REASONS})] if high.any() else []
+                )
+                return _scored_result(
+                    context, notifier, alerts, alert_at, threshold, version, written, int(rows["is_anomaly"].sum()),
+                    time.perf_counter() - started, history_rows=history_rows, baselines="kept state",
+                    seconds_by_part=timings,
+                )  # fmt: skip
+            conn.rollback()
+        model, version = loading.result()
+    # a first run's backlog, a late row older than the kept state, or no state yet: the whole look-back is read
+    frame = _anomaly_rows(warehouse, training=False)
     started = time.perf_counter()
     unscored = ~frame["scored"].to_numpy()
     if not unscored.any():
@@ -369,23 +405,13 @@ def transaction_anomalies(
     del frame  # the detector's inputs are all scoring needs (a first run can be a million rows): one copy at a time
     batch = data[unscored]
     history = data[~unscored] if (~unscored).any() else None
+    history_rows = 0 if history is None else len(history)
     del data
-    alert_at = anomaly_alert_threshold()
     written, flagged, alerts = 0, 0, []
     # runs of whole booking days (a first run's months of backlog in bounded memory), each written and committed
     # as it is scored: a crash loses no finished run, and the rerun scores only what is left
     for positions, scores in score_in_chunks(model, batch, history, threshold):
-        rows = pd.DataFrame(
-            {
-                "transaction_id": batch["transaction_id"].iloc[positions].to_numpy(),
-                "anomaly_score": scores["anomaly_score"].clip(0.0, 1.0).to_numpy(),
-                "is_anomaly": scores["is_anomaly"].to_numpy(),
-                "anomaly_reasons": scores["anomaly_reasons"].to_numpy(),
-                "threshold": threshold,
-                "model_name": ANOMALY,
-                "model_version": version,
-            }
-        )
+        rows = _score_rows(batch.iloc[positions], scores, threshold, version)
         with warehouse.connect() as conn:
             written += copy_anomalies(conn, rows)
             conn.commit()
@@ -396,6 +422,52 @@ def transaction_anomalies(
         if len(positions) < len(batch):
             context.log.info(f"scored {written:,} of {len(batch):,} transactions ({flagged:,} flagged so far)")
     seconds = time.perf_counter() - started
+    if baselines_kept():
+        with warehouse.connect() as conn:  # the state the next ticks update, for the look-back they will read
+            rebuild(conn, window_day([batch["booked_date"].max().date()]))
+            conn.commit()
+    return _scored_result(
+        context, notifier, alerts, alert_at, threshold, version, written, flagged, seconds,
+        history_rows=history_rows, baselines="full look-back read",
+    )  # fmt: skip
+
+
+def baselines_kept() -> bool:
+    """Whether ticks score against the kept baselines (default) or read the whole look-back every time
+    (``FINFLOW_ANOMALY_BASELINES=full``: the reference the kept state is checked against)."""
+    return os.environ.get("FINFLOW_ANOMALY_BASELINES", "state").strip().lower() != "full"
+
+
+def _score_rows(batch: pd.DataFrame, scores: pd.DataFrame, threshold: float, version: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "transaction_id": batch["transaction_id"].to_numpy(),
+            "anomaly_score": scores["anomaly_score"].clip(0.0, 1.0).to_numpy(),
+            "is_anomaly": scores["is_anomaly"].to_numpy(),
+            "anomaly_reasons": scores["anomaly_reasons"].to_numpy(),
+            "threshold": threshold,
+            "model_name": ANOMALY,
+            "model_version": version,
+        }
+    )
+
+
+def _scored_result(
+    context: dg.AssetExecutionContext,
+    notifier: NotifierResource,
+    alerts: list[pd.DataFrame],
+    alert_at: float,
+    threshold: float,
+    version: str,
+    written: int,
+    flagged: int,
+    seconds: float,
+    history_rows: int,
+    baselines: str,
+    seconds_by_part: dict[str, float] | None = None,
+) -> dg.MaterializeResult:
+    from ..automation.alerts import send_anomaly_alert
+
     if alerts:
         report = send_anomaly_alert(notifier, pd.concat(alerts).to_dict("records"), threshold=alert_at)
         if report is not None:
@@ -407,10 +479,12 @@ def transaction_anomalies(
             "flagged": flagged,
             "queue_share": dg.MetadataValue.float(flagged / written if written else 0.0),
             "threshold": dg.MetadataValue.float(threshold),
-            "history_rows": 0 if history is None else len(history),
+            "history_rows": history_rows,
+            "baselines": baselines,
             "model": f"{ANOMALY} v{version}",
             "rows_per_second": round(written / seconds) if seconds > 0 else 0,
             "review_queue": dg.MetadataValue.url(queue_link("anomaly")),
+            **{f"seconds_{part}": value for part, value in (seconds_by_part or {}).items()},
         }
     )
 

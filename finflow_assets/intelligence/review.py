@@ -63,6 +63,9 @@ create table if not exists review.review_queue (
     primary key (item_type, item_id)
 );
 """
+# items come and go every tick: vacuumed after 2% of the queue changed, not autovacuum's default 20% (set once: the
+# ALTER would wait for a running autovacuum on every call)
+_QUEUE_VACUUM = "autovacuum_vacuum_scale_factor=0.02"
 
 ITEM_TYPES = ("redelivery", "anomaly", "category", "reconciliation")
 DECISIONS = ("approve", "recategorize", "not_anomalous", "keep_earlier", "link")
@@ -171,6 +174,15 @@ def ensure_review_tables(conn: psycopg.Connection) -> None:
         )
         conn.execute(_WIDEN_CHECKS)
     conn.execute("create unique index if not exists review_decisions_reverses on review.review_decisions (reverses)")
+    tuned = conn.execute(
+        "select coalesce(reloptions @> array[%s], false) from pg_class where oid = 'review.review_queue'::regclass",
+        (_QUEUE_VACUUM,),
+    ).fetchone()[0]
+    if not tuned:
+        conn.execute(
+            "alter table review.review_queue"
+            " set (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)"
+        )
     if not relation_exists(conn, EFFECTIVE_DECISIONS):  # CREATE OR REPLACE VIEW would lock the table every call
         view = f"create view {EFFECTIVE_DECISIONS} as select d.* from review.review_decisions d where {EFFECTIVE}"  # noqa: S608 - constants only
         conn.execute(view)
@@ -239,7 +251,10 @@ def _reconciliation_query(conn: psycopg.Connection) -> sql.Composable | None:
 
 
 def rebuild_queue(conn: psycopg.Connection) -> dict[str, int]:
-    """Replace the queue's contents with what is pending now (one transaction); returns the count per item type."""
+    """Bring the queue to what is pending now (one transaction): items no longer pending leave, new ones come in,
+    changed ones are updated, and the rest are not written at all (a tick changes a few dozen of thousands of
+    items; rewriting them all left as many dead rows for autovacuum every tick). An item keeps the ``queued_at``
+    of when it first came in. Returns the count per item type."""
     ensure_review_tables(conn)
     ensure_raw_schema(conn)  # raw._superseded: re-delivery conflicts, recorded when files land
     parts: list[sql.Composable] = [
@@ -250,13 +265,29 @@ def rebuild_queue(conn: psycopg.Connection) -> dict[str, int]:
     reconciliation = _reconciliation_query(conn)
     if reconciliation is not None:
         parts.append(reconciliation)
+    columns = sql.SQL(", ").join(map(sql.Identifier, QUEUE_COLUMNS))
+    values = [c for c in QUEUE_COLUMNS if c not in ("item_type", "item_id")]
     with conn.transaction():
-        conn.execute("delete from review.review_queue")
+        conn.execute("create temp table if not exists pending_queue (like review.review_queue including defaults)")
+        conn.execute("truncate pending_queue")
+        conn.execute(sql.SQL("insert into pending_queue ({}) {}").format(columns, sql.SQL(" union all ").join(parts)))
         conn.execute(
-            sql.SQL("insert into review.review_queue ({}) {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, QUEUE_COLUMNS)), sql.SQL(" union all ").join(parts)
+            "delete from review.review_queue q where not exists"
+            " (select from pending_queue p where p.item_type = q.item_type and p.item_id = q.item_id)"
+        )
+        conn.execute(
+            sql.SQL(
+                "insert into review.review_queue ({columns}) select {columns} from pending_queue"
+                " on conflict (item_type, item_id) do update set ({values}) = ({new})"
+                " where ({old}) is distinct from ({new})"
+            ).format(
+                columns=columns,
+                values=sql.SQL(", ").join(map(sql.Identifier, values)),
+                new=sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in values),
+                old=sql.SQL(", ").join(sql.SQL("review_queue.{}").format(sql.Identifier(c)) for c in values),
             )
         )
+        conn.execute("truncate pending_queue")
     counts = dict(conn.execute("select item_type, count(*) from review.review_queue group by 1").fetchall())
     return {item: int(counts.get(item, 0)) for item in ITEM_TYPES}
 

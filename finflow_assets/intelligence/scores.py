@@ -328,8 +328,29 @@ def anomaly_frame(
     conn.execute("set local work_mem = '64MB'")  # the joins below hash a lookback's rows in memory, not on disk
     return read_frame(
         conn,
-        sql.SQL(
-            f"""
+        anomaly_inputs_query(sql.SQL("t.booked_date >= {}").format(sql.Literal(day)), scored),
+        text_columns=ANOMALY_TEXT_COLUMNS,
+    )
+
+
+ANOMALY_TEXT_COLUMNS = (
+    "transaction_id",
+    "source",
+    "currency",
+    "description",
+    "counterparty",
+    "category",
+    "instrument",
+    "occurred_at",
+)
+
+
+def anomaly_inputs_query(where: sql.Composable, scored: sql.Composable) -> sql.Composed:
+    """The detector's inputs of the kept transactions ``where`` says (over ``t``, the validated rows): its category
+    (a reviewer's, else the rule's, else the model's prediction), ``scored`` (an expression) and whether it is
+    flagged (a flag a reviewer dismissed as not anomalous no longer counts: the row sets baselines again)."""
+    return sql.SQL(
+        f"""
         with decisions as (
             select distinct on (transaction_id, item_type) transaction_id, item_type, decision, category
             from {DECISIONS}
@@ -353,20 +374,9 @@ def anomaly_frame(
         left join flagged f using (transaction_id)
         left join decisions dc on dc.transaction_id = t.transaction_id and dc.item_type = 'category'
         left join decisions da on da.transaction_id = t.transaction_id and da.item_type = 'anomaly'
-        where {KEPT} and t.booked_date >= {{day}}
-        """  # noqa: S608 - constants only; the day and the unscored ids are composed literals
-        ).format(day=sql.Literal(day), scored=scored),
-        text_columns=(
-            "transaction_id",
-            "source",
-            "currency",
-            "description",
-            "counterparty",
-            "category",
-            "instrument",
-            "occurred_at",
-        ),
-    )
+        where {KEPT} and t.booked_date is not null and {{where}}
+        """  # noqa: S608 - constants only; the conditions are composed
+    ).format(where=where, scored=scored)
 
 
 def copy_anomalies(conn: psycopg.Connection, rows: pd.DataFrame) -> int:

@@ -36,9 +36,15 @@ def highlights_from(headlines: dict[str, dict]) -> list[str]:
     description=(
         "Sends the day's reports (CSV and HTML attached) to FINFLOW_REPORT_RECIPIENTS by e-mail and/or Slack, or to "
         f"the outbox folder when neither is configured. Runs once per cron tick ({DAILY_REPORT_CRON} UTC, "
-        "FINFLOW_DAILY_REPORT_CRON) after every report has refreshed."
+        "FINFLOW_DAILY_REPORT_CRON), once no report is being refreshed."
     ),
-    automation_condition=dg.AutomationCondition.on_cron(DAILY_REPORT_CRON, cron_timezone="UTC"),
+    # not Dagster's on_cron (every report updated since the cron tick): reports refresh only when new data lands
+    # (an idle tick builds nothing), so on a quiet morning on_cron would wait for data and send nothing
+    automation_condition=(
+        dg.AutomationCondition.cron_tick_passed(DAILY_REPORT_CRON, cron_timezone="UTC").since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label(f"once per cron tick ({DAILY_REPORT_CRON} UTC), reports not being refreshed"),
 )
 def daily_report_email(
     context: dg.AssetExecutionContext,

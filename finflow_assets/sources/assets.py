@@ -3,6 +3,7 @@
 import time
 
 import dagster as dg
+import psycopg
 
 from ..resources import DataFolderResource, WarehouseResource
 from .downloads import download_to_landing
@@ -29,13 +30,14 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     )
     def raw_file_drop(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, data_folder: DataFolderResource
-    ) -> dg.Output[None]:
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
         folder = data_folder.landing_for(spec.name)
         if spec.download_url_env:
             download_to_landing(spec, folder)
         with warehouse.connect() as conn:
             report = land_pending(conn, spec, folder)
+            version = delivered_version(conn, spec.name)
         for error in report.errors:
             context.log.error(f"quarantined: {error}")
         quarantined = report.count("quarantined")
@@ -43,8 +45,8 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             f"{spec.name}: {report.rows_landed} rows from {report.count('landed')} files; "
             f"{report.count('already_landed')} already landed; {quarantined} quarantined"
         )
-        yield dg.Output(
-            None,
+        return dg.MaterializeResult(
+            data_version=version,
             metadata={
                 "rows_landed": dg.MetadataValue.int(report.rows_landed),
                 "files_landed": dg.MetadataValue.int(report.count("landed")),
@@ -53,15 +55,30 @@ def _file_drop_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
                 "landing_folder": dg.MetadataValue.path(str(folder)),
             },
-        )
-        yield dg.AssetCheckResult(
-            check_name=check_name,
-            passed=quarantined == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"quarantined": dg.MetadataValue.md("\n".join(f"- {e}" for e in report.errors) or "none")},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=check_name,
+                    passed=quarantined == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"quarantined": dg.MetadataValue.md("\n".join(f"- {e}" for e in report.errors) or "none")},
+                )
+            ],
         )
 
     return raw_file_drop
+
+
+def delivered_version(conn: psycopg.Connection, source: str) -> dg.DataVersion:
+    """The raw table's data version: its deliveries that carried rows (count and the newest). A pull or a file
+    that brings nothing keeps it, so declarative automation sees no new data and an idle tick builds nothing
+    downstream (``automation/conditions.py``)."""
+    if conn.execute("select to_regclass('raw._loads') is null").fetchone()[0]:
+        return dg.DataVersion("0:none")  # nothing ever landed (an empty landing folder on a first run)
+    count, newest = conn.execute(
+        "select count(*), max(finished_at) from raw._loads where source = %s and status = 'landed' and rows_landed > 0",
+        (source,),
+    ).fetchone()
+    return dg.DataVersion(f"{count}:{newest.isoformat() if newest else 'none'}")
 
 
 def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
@@ -81,10 +98,15 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         try:
             with warehouse.connect() as conn:
                 report = pull_source(conn, spec)
+                version = delivered_version(conn, spec.name)
         except ApiConfigError as exc:
             # an unconfigured source is not an error of the run: the others go on, its freshness check will tell
             context.log.warning(f"{spec.name} is not configured, nothing pulled: {exc}")
-            return dg.MaterializeResult(metadata={"configured": False, "reason": str(exc), "rows_landed": 0})
+            with warehouse.connect() as conn:  # (its data version unchanged: nothing new downstream)
+                version = delivered_version(conn, spec.name)
+            return dg.MaterializeResult(
+                metadata={"configured": False, "reason": str(exc), "rows_landed": 0}, data_version=version
+            )
         except ApiError as exc:
             if exc.status not in (401, 403):
                 raise
@@ -94,7 +116,7 @@ def _api_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             f"{spec.name}: {report.rows_landed} rows landed from {report.pages} pages "
             f"({report.rows_skipped_existing} already landed, {report.retries} retries)"
         )
-        return dg.MaterializeResult(metadata={"configured": True, **report.metadata()})
+        return dg.MaterializeResult(metadata={"configured": True, **report.metadata()}, data_version=version)
 
     return raw_api_pull
 

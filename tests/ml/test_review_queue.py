@@ -70,6 +70,31 @@ def test_queue_holds_anomalies_and_unsure_categories_with_reasons(review_db):
     assert list_queue(review_db, "anomaly")[0]["item_id"] == "t-odd"
 
 
+def test_a_rebuild_writes_only_the_items_that_changed(review_db):
+    """Unchanged items are not rewritten (same row version, same ``queued_at``); a changed one is updated in place,
+    one no longer pending leaves, a new one comes in."""
+    rebuild_queue(review_db)
+
+    def versions() -> dict[str, tuple]:
+        rows = review_db.execute("select item_id, xmin::text, queued_at, reason from review.review_queue").fetchall()
+        return {item: (xmin, queued, reason) for item, xmin, queued, reason in rows}
+
+    first = versions()
+    rebuild_queue(review_db)
+    assert versions() == first  # nothing changed: nothing written
+    review_db.execute(
+        "update marts.fct_transactions set anomaly_reasons = 'round amount 25,000.00' where transaction_id = 't-odd';"
+        "update marts.fct_transactions set category_needs_review = false where transaction_id = 't-unsure';"
+        "update marts.fct_transactions set anomaly_flagged = true, anomaly_review_status = 'pending',"
+        " anomaly_score = 0.97, anomaly_reasons = 'weekend' where transaction_id = 't-ok'"
+    )
+    rebuild_queue(review_db)
+    after = versions()
+    assert set(after) == {"t-odd", "t-ok"}
+    assert after["t-odd"][0] != first["t-odd"][0] and after["t-odd"][1] == first["t-odd"][1]  # updated, same age
+    assert "round amount" in after["t-odd"][2]
+
+
 def test_reconciliation_items_join_the_queue_when_the_mart_exists(review_db):
     review_db.execute(RECONCILIATION)
     counts = rebuild_queue(review_db)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from finflow_assets.sources.assets import delivered_version
 from finflow_assets.sources.connectors import (
     ApiAuthError,
     ApiConfigError,
@@ -32,6 +33,7 @@ from finflow_assets.sources.connectors import (
 )
 from finflow_assets.sources.parsers import PARSERS, get_parser
 from finflow_assets.sources.parsers.base import RECORD_FIELDS, ParseError
+from finflow_assets.sources.raw_tables import ensure_raw_schema
 from finflow_assets.sources.registry import AuthSpec, SourceSpec, get_source
 from finflow_assets.warehouse import connect
 from finflow_simulator.api_objects import BILLING_PAYMENT, EXPENSES_TRANSACTION
@@ -189,7 +191,11 @@ def test_every_object_lands_exactly_once_under_faults_and_a_rerun_lands_nothing(
     api_dir, ids = api
     with serve(api_dir, FAULTS) as server:
         spec = isolated(source, server, monkeypatch)
+        ensure_raw_schema(db)
+        empty = delivered_version(db, spec.name)
         report = pull(db, spec)
+        landed = delivered_version(db, spec.name)
+        assert landed != empty  # rows landed: a new data version, so automation builds downstream
         for kind in ("rate_limit", "server_error", "truncate", "slow"):
             assert server.requests[kind] > 0, kind
         assert report.retries >= 6 and report.retry_reasons.get("timeout", 0) >= 1
@@ -204,6 +210,7 @@ def test_every_object_lands_exactly_once_under_faults_and_a_rerun_lands_nothing(
 
         again = pull(db, spec)
         assert again.rows_landed == 0 and again.watermark_after == report.watermark_after
+        assert delivered_version(db, spec.name) == landed  # nothing new: an idle tick triggers nothing downstream
         if source == "adyen":
             assert again.pages_already_landed == 3
         else:

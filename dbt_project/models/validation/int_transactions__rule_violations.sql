@@ -8,7 +8,7 @@
     incremental_strategy='delete+insert',
     unique_key='day_key',
     indexes=[{'columns': ['day_key']}, {'columns': ['transaction_id']}],
-    post_hook="{{ analyze_after_build('listed_at') }}",
+    post_hook=["{{ analyze_after_build('listed_at') }}", "{{ vacuum_at_churn() }}"],
 ) }}
 with validated as (
     {{ rows_on_changed_days(

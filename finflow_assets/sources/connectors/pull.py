@@ -254,7 +254,6 @@ class _Pull:
         if self.on_page is not None:
             self.on_page(PageOutcome(spec.name, origin, len(records), landed, skipped, seen_before))
 
-
     def _records(self, page: JsonPage, origin: str) -> list[dict[str, Any]]:
         """The page's records, text cleaned; any parser failure is a ParseError naming the page."""
         if not page.body.strip():
