@@ -38,7 +38,9 @@ def prepare_manifest(project_dir: Path) -> None:
 
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     args = ["parse", "--quiet", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-    result = dbtRunner().invoke([*args, "--target", "prod", "--log-path", str(project_dir / "logs")])
+    # the target path is named, so a DBT_TARGET_PATH in the builder's environment cannot send the manifest elsewhere
+    target = ["--target-path", str((project_dir / "target").resolve())]
+    result = dbtRunner().invoke([*args, *target, "--target", "prod", "--log-path", str(project_dir / "logs")])
     if not result.success:
         raise SystemExit(f"dbt parse of the packaged dbt project failed: {result.exception}")
     for leftover in ("logs", "target/partial_parse.msgpack", "target/graph.gpickle", "target/graph_summary.json"):

@@ -549,8 +549,7 @@ def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, finf
     from finflow_assets.intelligence.pending_rules import merchant_pattern
     from finflow_assets.intelligence.review import search_queue
     from finflow_assets.reports.assets import report_headlines
-    from finflow_assets.reports.catalog import CATEGORY_SUMMARY, DATA_QUALITY_SUMMARY, RECONCILIATION_REPORT
-    from finflow_assets.review_app.dashboard import company_categories
+    from finflow_assets.review_app.dashboard import HEADLINE_REPORTS, company_categories
     from finflow_assets.review_app.users import add_user
     from tests.review_app.seed import PASSWORD
     from tests.review_app.test_browser import sign_in, start_server
@@ -687,7 +686,7 @@ def test_the_review_workspace_in_a_browser_after_the_demo(pipeline_run, db, finf
                 shown = viewer.eval_on_selector_all(
                     ".card", "cards => cards.map(c => [c.dataset.figure, c.querySelector('.value').textContent])"
                 )
-                headlines = report_headlines(db, (CATEGORY_SUMMARY, RECONCILIATION_REPORT, DATA_QUALITY_SUMMARY))
+                headlines = report_headlines(db, HEADLINE_REPORTS)
                 expected = [(label, value) for figures in headlines.values() for label, value in figures.items()]
                 assert [label for label, _ in shown] == [label for label, _ in expected]
                 for (label, text), (_, value) in zip(shown, expected, strict=True):

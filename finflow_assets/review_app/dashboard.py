@@ -15,6 +15,8 @@ from ..reports.catalog import ACCOUNT_SUMMARY, CATEGORY_SUMMARY, DATA_QUALITY_SU
 from ..sources.registry import SOURCES
 
 RECENT_DAYS = 7
+# the reports whose headline figures the dashboard shows, in this order
+HEADLINE_REPORTS = (CATEGORY_SUMMARY, ACCOUNT_SUMMARY, RECONCILIATION_REPORT, DATA_QUALITY_SUMMARY)
 
 
 def _rows(conn: psycopg.Connection, query: str | sql.Composable, params: tuple = ()) -> list[dict]:
@@ -81,8 +83,7 @@ def figures(conn: psycopg.Connection) -> dict:
         else []
     )
     out["headlines"] = {
-        spec.name: _headline(conn, spec)
-        for spec in (CATEGORY_SUMMARY, ACCOUNT_SUMMARY, RECONCILIATION_REPORT, DATA_QUALITY_SUMMARY)
+        spec.name: _headline(conn, spec) for spec in HEADLINE_REPORTS
     }
     out["queue"] = (
         _rows(

@@ -10,7 +10,7 @@ from tests.conftest import fresh_database
 FACTS = """
 create schema if not exists marts;
 create table marts.fct_transactions (
-    transaction_id text primary key, source text, description_raw text, counterparty_raw text, category text,
+    transaction_id text primary key, source text, description_raw text, counterparty text, category text,
     category_method text
 );
 """

@@ -108,6 +108,19 @@ def _finflow(*args: str, env: dict[str, str], log: Path, timeout: float) -> subp
         )
 
 
+def _instance_url(env: dict[str, str]) -> str:
+    """The data folder's Dagster instance URL, derived as the ``finflow`` commands derive it for Dagster processes."""
+    script = (
+        "import os; from finflow_assets.instance import ensure_dagster_home; ensure_dagster_home(); "
+        "print(os.environ['FINFLOW_DAGSTER_PG_URL'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 WORKSPACE_QUERY = """
 { workspaceOrError { __typename ... on Workspace { locationEntries {
     name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
@@ -147,6 +160,7 @@ def site(chromium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         command, cwd = ui_command("127.0.0.1", port, daemon=False)  # as `finflow ui`, without the daemon's ticks
+        env = {**env, "FINFLOW_DAGSTER_PG_URL": _instance_url(env)}  # what `finflow ui` gives the processes it starts
         web_log = artifacts / "webserver.log"
         with web_log.open("w") as out:
             server = subprocess.Popen(
