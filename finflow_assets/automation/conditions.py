@@ -35,18 +35,23 @@ NOT_BUILT_YET = (dg.AutomationCondition.missing() & _idle).with_label("not built
 # sources/assets.py): the API pulls materialize every tick, and an idle tick (nothing new) must build nothing.
 SOURCE_GROUP = "ingestion"
 _SOURCES = dg.AssetSelection.groups(SOURCE_GROUP)
-_NEW_DATA = (
+# A source's new data version stays a reason to run until this asset is requested after it. A materialization alone
+# does not clear it (Dagster's since_last_handled does): a run already in flight when the rows landed may have read
+# the source before them, and a source with nothing more to deliver would never bring them in.
+_NEW_SOURCE_DATA = (
     dg.AutomationCondition.any_deps_match(
         (dg.AutomationCondition.data_version_changed() & ~dg.AutomationCondition.executed_with_root_target())
         | dg.AutomationCondition.will_be_requested()
-    ).allow(_SOURCES)
-    | dg.AutomationCondition.any_deps_updated().ignore(_SOURCES)
-).with_label("any_deps_updated (a source: new data version)")
+    )
+    .allow(_SOURCES)
+    .since(dg.AutomationCondition.newly_requested() | dg.AutomationCondition.initial_evaluation())
+).with_label("a source has a new data version")
+_NEW_UPSTREAM_DATA = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated().ignore(_SOURCES))
+    .since_last_handled()
+).with_label("any_deps_updated (not a source)")
 DOWNSTREAM_OF_NEW_DATA = (
-    dg.AutomationCondition.eager()
-    .replace("any_deps_updated", _NEW_DATA)
-    .without(~dg.AutomationCondition.any_deps_missing())
-    | NOT_BUILT_YET
+    ((_NEW_SOURCE_DATA | _NEW_UPSTREAM_DATA) & _idle).with_label("eager (new upstream data)") | NOT_BUILT_YET
 ).with_label("eager (new upstream data), or not built yet")
 
 DBT_MODEL_CONDITION = (
